@@ -87,15 +87,120 @@ public struct RecognizerOptions: Sendable {
 public final class Recognizer {
     public let classifier: DigitClassifier
     public var options: RecognizerOptions
+    private let detector = DigitDetector()
+    private var probabilities: [Float] = []
 
     public init(classifier: DigitClassifier, options: RecognizerOptions = .init()) {
         self.classifier = classifier
         self.options = options
     }
 
-    /// Reads every digit in `image`. Boxes are in `image` pixels.
+    /// Reads every digit in `image`. Boxes are in `image` pixels. Timings: the detector's stages,
+    /// then "classify" (the network) and "numbers" (rejection, alternatives and grouping).
     public func read(_ image: GrayImage) -> FrameReading {
-        // Pipeline body lands in the next commit; the API is stable.
-        FrameReading(width: image.width, height: image.height, detections: [], numbers: [], timings: [])
+        var clock = StageClock()
+        detector.settings.polarity = options.polarity
+        detector.settings.deskew = options.deskew
+        detector.settings.maximumCandidates = options.maximumCandidates
+        let found = detector.detect(image, keepMask: options.keepDebugImages, clock: &clock)
+
+        let n = found.candidates.count
+        let classes = classifier.classCount
+        if probabilities.count < n * classes { probabilities = [Float](repeating: 0, count: n * classes) }
+        if n > 0 {
+            found.crops.withUnsafeBufferPointer { input in
+                probabilities.withUnsafeMutableBufferPointer { out in
+                    classifier.classify(input, count: n, into: UnsafeMutableBufferPointer(rebasing: out[0..<(n * classes)]))
+                }
+            }
+        }
+        clock.mark("classify")
+
+        // Best digit of each candidate, and whether it passes the rejection rules.
+        var best = [Int](repeating: 0, count: n), confidence = [Float](repeating: 0, count: n)
+        var accepted = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            let row = i * classes
+            var d = 0
+            for k in 1..<10 where probabilities[row + k] > probabilities[row + d] { d = k }
+            best[i] = d
+            confidence[i] = probabilities[row + d]
+            let notDigit: Float = classes > 10 ? probabilities[row + 10] : 0
+            accepted[i] = confidence[i] >= options.minimumConfidence && notDigit < options.maximumNotDigitProbability
+        }
+        resolveAlternatives(found.candidates, confidence: confidence, accepted: &accepted)
+        suppressOverlaps(found.candidates, confidence: confidence, accepted: &accepted)
+
+        var detections: [Detection] = []
+        for i in 0..<n where accepted[i] {
+            let row = i * classes
+            detections.append(Detection(box: found.candidates[i].box, digit: best[i], confidence: confidence[i],
+                                        probabilities: Array(probabilities[row..<(row + classes)])))
+        }
+        detections.sort { ($0.box.y, $0.box.x) < ($1.box.y, $1.box.x) }
+        let numbers = groupIntoNumbers(detections.map { $0.box }).map { group -> NumberReading in
+            var box = detections[group[0]].box
+            var value = "", confidence: Float = 1
+            for i in group {
+                box = box.union(detections[i].box)
+                value += String(detections[i].digit)
+                confidence *= detections[i].confidence
+            }
+            return NumberReading(value: value, box: box, confidence: confidence)
+        }
+        clock.mark("numbers")
+
+        var reading = FrameReading(width: image.width, height: image.height, detections: detections,
+                                   numbers: numbers, timings: clock.stages)
+        if options.keepDebugImages {
+            var list: [RecognizerCandidate] = []
+            for i in 0..<n {
+                list.append(RecognizerCandidate(box: found.candidates[i].box,
+                                                crop: Array(found.crops[(i * 784)..<((i + 1) * 784)]),
+                                                digit: best[i], confidence: confidence[i], accepted: accepted[i]))
+            }
+            reading.debug = RecognizerDebug(binary: found.mask ?? GrayImage(width: 0, height: 0),
+                                            binaryScale: found.scale, candidates: list)
+        }
+        return reading
+    }
+
+    /// A wide blob is read both whole and split into pieces; keep the split only if every
+    /// piece is an accepted digit and its least sure piece beats the whole blob's confidence.
+    private func resolveAlternatives(_ candidates: [Candidate], confidence: [Float], accepted: inout [Bool]) {
+        var groups: [Int: (whole: [Int], pieces: [Int])] = [:]
+        for (i, c) in candidates.enumerated() where c.group >= 0 {
+            if c.alternative == 0 { groups[c.group, default: ([], [])].whole.append(i) }
+            else { groups[c.group, default: ([], [])].pieces.append(i) }
+        }
+        for (_, g) in groups {
+            let wholeScore: Float = g.whole.allSatisfy { accepted[$0] } && !g.whole.isEmpty ? g.whole.map { confidence[$0] }.min()! : -1
+            let splitOK = !g.pieces.isEmpty && g.pieces.allSatisfy { accepted[$0] }
+            let splitScore: Float = splitOK ? g.pieces.map { confidence[$0] }.min()! : -1
+            if splitScore > wholeScore {
+                for i in g.whole { accepted[i] = false }
+            } else if wholeScore >= 0 {
+                for i in g.pieces { accepted[i] = false }
+            } else {
+                // Neither reads cleanly: keep the pieces that do read (digits touching a scribble).
+                for i in g.whole { accepted[i] = false }
+            }
+        }
+    }
+
+    /// Of two accepted boxes covering mostly the same ink, keep the surer.
+    private func suppressOverlaps(_ candidates: [Candidate], confidence: [Float], accepted: inout [Bool]) {
+        let order = (0..<candidates.count).filter { accepted[$0] }.sorted { confidence[$0] > confidence[$1] }
+        var kept: [Int] = []
+        for i in order {
+            let b = candidates[i].box
+            var clash = false
+            for k in kept {
+                let o = candidates[k].box
+                let ix = max(0, min(b.maxX, o.maxX) - max(b.x, o.x)), iy = max(0, min(b.maxY, o.maxY) - max(b.y, o.y))
+                if ix * iy * 10 >= min(b.area, o.area) * 6 { clash = true; break }
+            }
+            if clash { accepted[i] = false } else { kept.append(i) }
+        }
     }
 }

@@ -1,0 +1,133 @@
+import Imaging
+
+/// How the adaptive threshold decides what is ink.
+public struct ThresholdSettings: Sendable, Equatable {
+    /// Side of the square averaging window in pixels (odd); 0 = `defaultWindow` for the image.
+    public var window: Int = 0
+    /// A pixel is ink only if it differs from its neighbourhood mean by at least this many levels...
+    public var minimumContrast: Int = 14
+    /// ...and by at least this percentage of the mean (dark ink) or of 255 - mean (light ink), so
+    /// bright well-lit paper needs more contrast than a page in shadow.
+    public var relativeContrast: Int = 14
+    public var polarity: InkPolarity = .automatic
+    public init() {}
+
+    /// A window of about 1/8 of the short side: several times the stroke width of any digit
+    /// that fits the frame, small enough to follow shadows and lighting gradients.
+    public static func defaultWindow(width: Int, height: Int) -> Int {
+        max(15, min(width, height) / 8) | 1
+    }
+}
+
+/// Adaptive threshold by local mean (integral image): ink where a pixel is darker (dark ink) or
+/// lighter (light ink) than the mean of the window around it by the contrast in `settings`.
+/// Returns a mask (255 = ink, 0 = background) and the polarity used (see `detectPolarity`).
+public func adaptiveThreshold(_ image: GrayImage, settings: ThresholdSettings = .init()) -> (mask: GrayImage, polarity: InkPolarity) {
+    var mask = GrayImage(width: image.width, height: image.height)
+    var integral = [UInt32](repeating: 0, count: (image.width + 1) * (image.height + 1))
+    let polarity = image.pixels.withUnsafeBufferPointer { p in
+        integral.withUnsafeMutableBufferPointer { i in
+            mask.pixels.withUnsafeMutableBufferPointer { m in
+                adaptiveThreshold(p, width: image.width, height: image.height, settings: settings, integral: i, mask: m)
+            }
+        }
+    }
+    return (mask, polarity)
+}
+
+/// Fills `integral` (`(width + 1) * (height + 1)`, first row and column zero) with the sums of
+/// `pixels` above and left of each point. UInt32 holds up to 16.8 million pixels of 255.
+public func integralImage(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+                          into integral: UnsafeMutableBufferPointer<UInt32>) {
+    precondition(width * height <= 16_777_215, "integralImage: \(width)x\(height) overflows UInt32")
+    let stride = width + 1
+    for x in 0...width { integral[x] = 0 }
+    for y in 0..<height {
+        var rowSum: UInt32 = 0
+        let o = (y + 1) * stride, above = y * stride, src = y * width
+        integral[o] = 0
+        for x in 0..<width {
+            rowSum &+= UInt32(pixels[src + x])
+            integral[o + x + 1] = integral[above + x + 1] &+ rowSum
+        }
+    }
+}
+
+/// The buffer form: `pixels` and `mask` are `width * height`, `integral` `(width+1)*(height+1)`.
+public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+                              settings: ThresholdSettings,
+                              integral: UnsafeMutableBufferPointer<UInt32>,
+                              mask: UnsafeMutableBufferPointer<UInt8>) -> InkPolarity {
+    precondition(pixels.count >= width * height && mask.count >= width * height
+                 && integral.count >= (width + 1) * (height + 1))
+    guard width > 0, height > 0 else { return settings.polarity == .lightOnDark ? .lightOnDark : .darkOnLight }
+    integralImage(pixels, width: width, height: height, into: integral)
+    let window = settings.window > 0 ? settings.window : ThresholdSettings.defaultWindow(width: width, height: height)
+    let r = window / 2
+    let stride = width + 1
+    let minC = settings.minimumContrast, rel = settings.relativeContrast
+    let polarity: InkPolarity
+    switch settings.polarity {
+    case .automatic:
+        polarity = detectPolarity(pixels, width: width, height: height, integral: integral, radius: r, minimumContrast: minC)
+    case let fixed: polarity = fixed
+    }
+    let dark = polarity == .darkOnLight
+    for y in 0..<height {
+        let y0 = max(0, y - r), y1 = min(height, y + r + 1)
+        let top = y0 * stride, bottom = y1 * stride
+        let rows = y1 - y0
+        let src = y * width
+        for x in 0..<width {
+            let x0 = max(0, x - r), x1 = min(width, x + r + 1)
+            let sum = Int(integral[bottom + x1] &- integral[bottom + x0] &- integral[top + x1] &+ integral[top + x0])
+            let count = rows * (x1 - x0)
+            let p = Int(pixels[src + x]) * count
+            // Compare p with the mean in units of 1/count, avoiding a division per pixel:
+            // dark ink if mean - p >= max(minC, rel% of mean),
+            // light ink if p - mean >= max(minC, rel% of (255 - mean)).
+            let ink: Bool
+            if dark {
+                let d = sum - p
+                ink = d >= minC * count && d * 100 >= rel * sum
+            } else {
+                let d = p - sum
+                ink = d >= minC * count && d * 100 >= rel * (255 * count - sum)
+            }
+            mask[src + x] = ink ? 255 : 0
+        }
+    }
+    return polarity
+}
+
+/// Decides which way round ink is from the skew of the deviations from the local mean, sampled
+/// on a sparse grid: ink is sparse and far from its surroundings (a long tail on its side),
+/// while the paper beside a stroke is only a little off its window's mean. Deviations below
+/// `minimumContrast` (sensor noise, flat paper) do not vote.
+public func detectPolarity(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+                           integral: UnsafeBufferPointer<UInt32>, radius r: Int, minimumContrast: Int) -> InkPolarity {
+    let stride = width + 1
+    var skew: Double = 0
+    let step = 3
+    var y = 1
+    while y < height {
+        let y0 = max(0, y - r), y1 = min(height, y + r + 1)
+        let top = y0 * stride, bottom = y1 * stride
+        var x = 1
+        while x < width {
+            let x0 = max(0, x - r), x1 = min(width, x + r + 1)
+            let sum = Float(integral[bottom + x1] &- integral[bottom + x0] &- integral[top + x1] &+ integral[top + x0])
+            let d = Float(pixels[y * width + x]) - sum / Float((y1 - y0) * (x1 - x0))
+            if abs(d) >= Float(minimumContrast) { skew += Double(d * d * d) }
+            x += step
+        }
+        y += step
+    }
+    return skew > 0 ? .lightOnDark : .darkOnLight
+}
+
+public func detectPolarity(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+                           integral: UnsafeMutableBufferPointer<UInt32>, radius: Int, minimumContrast: Int) -> InkPolarity {
+    detectPolarity(pixels, width: width, height: height, integral: UnsafeBufferPointer(integral),
+                   radius: radius, minimumContrast: minimumContrast)
+}

@@ -1,0 +1,140 @@
+import Imaging
+
+/// One 8-connected blob of ink with its box and raw moments (pixel coordinates, origin top-left;
+/// a pixel (x, y) counts at its index, so the centre of mass of a single pixel is (x, y)).
+public struct Component: Sendable, Equatable {
+    public var box: Box
+    /// Number of ink pixels.
+    public var area: Int
+    /// Sums of x, y, x*x, y*y and x*y over the ink pixels.
+    public var sumX: Int, sumY: Int, sumXX: Int, sumYY: Int, sumXY: Int
+
+    public init(box: Box, area: Int, sumX: Int = 0, sumY: Int = 0, sumXX: Int = 0, sumYY: Int = 0, sumXY: Int = 0) {
+        self.box = box; self.area = area
+        self.sumX = sumX; self.sumY = sumY; self.sumXX = sumXX; self.sumYY = sumYY; self.sumXY = sumXY
+    }
+
+    /// Centre of mass.
+    public var centroid: (x: Double, y: Double) {
+        (Double(sumX) / Double(max(area, 1)), Double(sumY) / Double(max(area, 1)))
+    }
+
+    /// Fraction of the box that is ink.
+    public var fill: Double { Double(area) / Double(max(box.area, 1)) }
+
+    /// Merges another component's pixels into this one (for fragments of one digit).
+    public mutating func absorb(_ o: Component) {
+        box = box.union(o.box); area += o.area
+        sumX += o.sumX; sumY += o.sumY; sumXX += o.sumXX; sumYY += o.sumYY; sumXY += o.sumXY
+    }
+}
+
+/// Labels the 8-connected components of `mask` (non-zero = ink) by runs: each row's runs are
+/// joined to the overlapping runs of the row above with union-find, so the work is per run, not
+/// per pixel. Components smaller than `minimumArea` pixels are dropped. Order: by top edge of
+/// the first run found, i.e. roughly top to bottom.
+public final class ComponentLabeller {
+    // Runs of the whole image: row, first and one-past-last column, union-find parent.
+    private var runRow: [Int32] = []
+    private var runStart: [Int32] = []
+    private var runEnd: [Int32] = []
+    private var parent: [Int32] = []
+    private var slot: [Int32] = []
+
+    public init() {}
+
+    public func label(_ mask: GrayImage, minimumArea: Int = 1) -> [Component] {
+        mask.pixels.withUnsafeBufferPointer { label($0, width: mask.width, height: mask.height, minimumArea: minimumArea) }
+    }
+
+    public func label(_ mask: UnsafeBufferPointer<UInt8>, width: Int, height: Int, minimumArea: Int = 1) -> [Component] {
+        precondition(mask.count >= width * height)
+        runRow.removeAll(keepingCapacity: true)
+        runStart.removeAll(keepingCapacity: true)
+        runEnd.removeAll(keepingCapacity: true)
+        parent.removeAll(keepingCapacity: true)
+
+        func find(_ i: Int32) -> Int32 {
+            var r = i
+            while parent[Int(r)] != r { r = parent[Int(r)] }
+            var j = i
+            while parent[Int(j)] != r { let next = parent[Int(j)]; parent[Int(j)] = r; j = next }
+            return r
+        }
+
+        var previousFirst = 0, previousCount = 0
+        for y in 0..<height {
+            let row = y * width
+            let first = runRow.count
+            var scan = previousFirst
+            var x = 0
+            while x < width {
+                if mask[row + x] == 0 { x += 1; continue }
+                let start = x
+                while x < width && mask[row + x] != 0 { x += 1 }
+                let index = Int32(runRow.count)
+                runRow.append(Int32(y)); runStart.append(Int32(start)); runEnd.append(Int32(x))
+                parent.append(index)
+                // 8-connected: a run above touches if it overlaps [start - 1, x + 1).
+                // Runs of one row are sorted, so runs above that end left of this one (runEnd is
+                // exclusive: runEnd == start still touches diagonally) never touch later ones either.
+                let previousEnd = previousFirst + previousCount
+                while scan < previousEnd && Int(runEnd[scan]) < start { scan += 1 }
+                var k = scan
+                while k < previousEnd {
+                    if Int(runStart[k]) > x { break }                   // starts right of x: beyond diagonal reach
+                    let a = find(index), b = find(Int32(k))
+                    if a != b { if a < b { parent[Int(b)] = a } else { parent[Int(a)] = b } }
+                    k += 1
+                }
+            }
+            previousFirst = first
+            previousCount = runRow.count - first
+        }
+
+        // Accumulate per root.
+        let runCount = runRow.count
+        if slot.count < runCount { slot = [Int32](repeating: -1, count: runCount) }
+        var components: [Component] = []
+        var minX: [Int] = [], minY: [Int] = [], maxX: [Int] = [], maxY: [Int] = []
+        for i in 0..<runCount {
+            let root = Int(find(Int32(i)))
+            var s = root == i ? -1 : Int(slot[root])
+            if root == i {
+                s = components.count
+                slot[i] = Int32(s)
+                components.append(Component(box: Box(x: 0, y: 0, width: 0, height: 0), area: 0))
+                minX.append(Int.max); minY.append(Int.max); maxX.append(Int.min); maxY.append(Int.min)
+            }
+            let y = Int(runRow[i]), x0 = Int(runStart[i]), x1 = Int(runEnd[i])
+            let len = x1 - x0
+            // sum of x over [x0, x1) and of x^2, by closed forms.
+            let sx = (x0 + x1 - 1) * len / 2
+            let sxx = sumOfSquares(x1 - 1) - sumOfSquares(x0 - 1)
+            components[s].area += len
+            components[s].sumX += sx
+            components[s].sumY += y * len
+            components[s].sumXX += sxx
+            components[s].sumYY += y * y * len
+            components[s].sumXY += y * sx
+            minX[s] = min(minX[s], x0); maxX[s] = max(maxX[s], x1)
+            minY[s] = min(minY[s], y); maxY[s] = max(maxY[s], y + 1)
+        }
+        var out: [Component] = []
+        out.reserveCapacity(components.count)
+        for s in 0..<components.count where components[s].area >= minimumArea {
+            var c = components[s]
+            c.box = Box(x: minX[s], y: minY[s], width: maxX[s] - minX[s], height: maxY[s] - minY[s])
+            out.append(c)
+        }
+        return out
+    }
+}
+
+/// 0^2 + 1^2 + ... + n^2 (0 for n < 0).
+@inline(__always) private func sumOfSquares(_ n: Int) -> Int { n < 0 ? 0 : n * (n + 1) * (2 * n + 1) / 6 }
+
+/// Convenience: the 8-connected components of a mask.
+public func connectedComponents(_ mask: GrayImage, minimumArea: Int = 1) -> [Component] {
+    ComponentLabeller().label(mask, minimumArea: minimumArea)
+}

@@ -1,0 +1,132 @@
+import Imaging
+
+/// Settings of the detection half of the pipeline (everything before the network).
+public struct DetectorSettings: Sendable {
+    public var polarity: InkPolarity = .automatic
+    /// Detection runs on a copy shrunk by a whole factor until its long side is at most this;
+    /// crops are still cut from the full-resolution gray image.
+    public var maximumWorkingSide: Int = 800
+    /// Contrast rules; the window is chosen from the working image unless set.
+    public var threshold = ThresholdSettings()
+    public var removeLines = true
+    /// Shear each crop upright by its second moments (see `deskewMNIST`).
+    public var deskew = false
+    /// At most this many candidates per image (the largest are kept).
+    public var maximumCandidates = 256
+    public init() {}
+}
+
+/// Candidates found in one image and their network inputs.
+public struct DetectorOutput: Sendable {
+    /// Boxes in input pixels, tightened to the ink; alternatives share a `group`.
+    public var candidates: [Candidate]
+    /// `candidates.count * 784` floats: the 28x28 inputs, in candidate order.
+    public var crops: [Float]
+    public var polarity: InkPolarity
+    /// The cleaned ink mask at working resolution (only when asked for).
+    public var mask: GrayImage?
+    /// Input pixels per mask pixel.
+    public var scale: Int
+}
+
+/// Stages 1-5 of the pipeline: shrink, adaptive threshold, line removal, connected components,
+/// fragment merging, candidate filtering and splitting, MNIST normalisation.
+/// Keeps its buffers between frames: one detector per thread.
+public final class DigitDetector {
+    public var settings: DetectorSettings
+    private var working = GrayImage(width: 0, height: 0)
+    private var mask = GrayImage(width: 0, height: 0)
+    private var integral: [UInt32] = []
+    private var lineScratch: [UInt16] = []
+    private let labeller = ComponentLabeller()
+    private let normalizer = MNISTNormalizer()
+
+    public init(settings: DetectorSettings = .init()) { self.settings = settings }
+
+    /// The whole factor the detector shrinks an image of this size by.
+    public func scale(width: Int, height: Int) -> Int {
+        max(1, (max(width, height) + settings.maximumWorkingSide - 1) / settings.maximumWorkingSide)
+    }
+
+    public func detect(_ image: GrayImage, keepMask: Bool = false) -> DetectorOutput {
+        var clock = StageClock()
+        return detect(image, keepMask: keepMask, clock: &clock)
+    }
+
+    /// Finds candidates; records stage times in `clock` ("downscale", "threshold", "lines",
+    /// "components", "candidates", "normalise").
+    public func detect(_ image: GrayImage, keepMask: Bool, clock: inout StageClock) -> DetectorOutput {
+        let s = scale(width: image.width, height: image.height)
+        let w = image.width / s, h = image.height / s
+        guard w >= 8, h >= 8 else {
+            return DetectorOutput(candidates: [], crops: [], polarity: settings.polarity == .lightOnDark ? .lightOnDark : .darkOnLight,
+                                  mask: keepMask ? GrayImage(width: w, height: h) : nil, scale: s)
+        }
+        if working.width != w || working.height != h {
+            working = GrayImage(width: w, height: h)
+            mask = GrayImage(width: w, height: h)
+            integral = [UInt32](repeating: 0, count: (w + 1) * (h + 1))
+            lineScratch = [UInt16](repeating: 0, count: 2 * w * h + 2 * w)
+        }
+        if s > 1 {
+            image.pixels.withUnsafeBufferPointer { src in
+                working.pixels.withUnsafeMutableBufferPointer { dst in
+                    downscale(src, width: image.width, height: image.height, factor: s, into: dst)
+                }
+            }
+        }
+        clock.mark("downscale")
+
+        var threshold = settings.threshold
+        threshold.polarity = settings.polarity
+        let source = s > 1 ? working : image
+        let polarity = source.pixels.withUnsafeBufferPointer { p in
+            integral.withUnsafeMutableBufferPointer { i in
+                mask.pixels.withUnsafeMutableBufferPointer { m in
+                    adaptiveThreshold(p, width: w, height: h, settings: threshold, integral: i, mask: m)
+                }
+            }
+        }
+        clock.mark("threshold")
+
+        if settings.removeLines {
+            let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
+            _ = mask.pixels.withUnsafeMutableBufferPointer { m in
+                lineScratch.withUnsafeMutableBufferPointer { sc in
+                    removeLines(m, width: w, height: h, settings: lineSettings, scratch: sc)
+                }
+            }
+        }
+        clock.mark("lines")
+
+        let candidateSettings = CandidateSettings.forImage(width: w, height: h)
+        let components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2))
+        clock.mark("components")
+
+        let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))
+        var candidates = filterCandidates(merged, mask: mask, settings: candidateSettings)
+        if candidates.count > settings.maximumCandidates {
+            candidates.sort { $0.box.area > $1.box.area }
+            candidates.removeLast(candidates.count - settings.maximumCandidates)
+        }
+        clock.mark("candidates")
+
+        var crops = [Float](repeating: 0, count: candidates.count * 784)
+        var kept: [Candidate] = []
+        kept.reserveCapacity(candidates.count)
+        crops.withUnsafeMutableBufferPointer { out in
+            for c in candidates {
+                let full = Box(x: c.box.x * s, y: c.box.y * s, width: c.box.width * s, height: c.box.height * s)
+                let slot = UnsafeMutableBufferPointer(rebasing: out[(kept.count * 784)..<((kept.count + 1) * 784)])
+                guard let tight = normalizer.normalize(image, box: full, polarity: polarity, padding: s,
+                                                       deskew: settings.deskew, into: slot) else { continue }
+                var k = c
+                k.box = tight
+                kept.append(k)
+            }
+        }
+        crops.removeLast(crops.count - kept.count * 784)
+        clock.mark("normalise")
+        return DetectorOutput(candidates: kept, crops: crops, polarity: polarity, mask: keepMask ? mask : nil, scale: s)
+    }
+}

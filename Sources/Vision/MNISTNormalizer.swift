@@ -1,0 +1,197 @@
+import Imaging
+
+/// Turns a box of a grayscale picture into a network input the way MNIST was made: ink
+/// intensities from the gray pixels (not the binary mask, so strokes keep their soft edges),
+/// fitted into a 20x20 box keeping the aspect ratio with area averaging (anti-aliasing), then
+/// placed in a 28x28 field so that the centre of mass is at the centre.
+///
+/// Output: 784 floats row-major, 0 = background, 1 = full ink. Reuses its scratch buffers, so
+/// one normaliser serves one thread.
+public final class MNISTNormalizer {
+    private var levels = [Float](repeating: 0, count: 0)
+    private var horizontal = [Float](repeating: 0, count: 0)
+    private var fitted = [Float](repeating: 0, count: 400)
+    private var histogram = [Int](repeating: 0, count: 256)
+
+    public init() {}
+
+    /// Normalises `box` of `image` into `output` (784 floats). Returns the box tightened to the
+    /// ink actually found (in `image` pixels), or nil if the box holds no ink at all.
+    /// `padding` pixels around the box are searched for ink cut off by a coarse detection box.
+    @discardableResult
+    public func normalize(_ image: GrayImage, box: Box, polarity: InkPolarity, padding: Int = 0,
+                          deskew: Bool = false, into output: UnsafeMutableBufferPointer<Float>) -> Box? {
+        precondition(output.count >= 784)
+        for i in 0..<784 { output[i] = 0 }
+        let crop = clip(Box(x: box.x - padding, y: box.y - padding, width: box.width + 2 * padding,
+                            height: box.height + 2 * padding), image)
+        guard crop.width > 0, crop.height > 0 else { return nil }
+
+        // Paper and ink levels from a larger neighbourhood, so that a "1" filling its own box
+        // still shows mostly paper around it.
+        let margin = max(crop.height, crop.width) / 3 + 2
+        let around = clip(Box(x: crop.x - margin, y: crop.y - margin, width: crop.width + 2 * margin,
+                              height: crop.height + 2 * margin), image)
+        let (paper, ink) = paperAndInk(image, around, lightInk: polarity == .lightOnDark)
+        let range = max(abs(paper - ink), 24)
+        let dark = polarity != .lightOnDark
+
+        // Ink intensity 0...1 of each crop pixel; a small floor drops paper texture and noise.
+        let cw = crop.width, ch = crop.height
+        if levels.count < cw * ch { levels = [Float](repeating: 0, count: cw * ch) }
+        var minX = cw, minY = ch, maxX = -1, maxY = -1
+        image.pixels.withUnsafeBufferPointer { p in
+            levels.withUnsafeMutableBufferPointer { l in
+                let scale = 1 / (range * 0.8)
+                for y in 0..<ch {
+                    let src = (crop.y + y) * image.width + crop.x
+                    for x in 0..<cw {
+                        let g = Float(p[src + x])
+                        var v = ((dark ? paper - g : g - paper) - range * 0.15) * scale
+                        v = v < 0 ? 0 : (v > 1 ? 1 : v)
+                        l[y * cw + x] = v
+                        if v > 0.3 {
+                            if x < minX { minX = x }; if x > maxX { maxX = x }
+                            if y < minY { minY = y }; if y > maxY { maxY = y }
+                        }
+                    }
+                }
+            }
+        }
+        guard maxX >= 0 else { return nil }
+        let inkBox = Box(x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1)
+
+        // Fit the ink box into 20x20 keeping the aspect ratio.
+        let side = Double(max(inkBox.width, inkBox.height))
+        let tw = max(1, Int((Double(inkBox.width) * 20 / side).rounded()))
+        let th = max(1, Int((Double(inkBox.height) * 20 / side).rounded()))
+        if horizontal.count < inkBox.height * tw { horizontal = [Float](repeating: 0, count: inkBox.height * tw) }
+        levels.withUnsafeBufferPointer { l in
+            horizontal.withUnsafeMutableBufferPointer { h in
+                fitted.withUnsafeMutableBufferPointer { f in
+                    // Rows first: each of inkBox.height rows -> tw columns.
+                    for y in 0..<inkBox.height {
+                        let src = UnsafeBufferPointer(rebasing: l[((inkBox.y + y) * cw + inkBox.x)...])
+                        areaResample(src, stride: 1, count: inkBox.width,
+                                     into: h.baseAddress! + y * tw, stride: 1, count: tw)
+                    }
+                    // Then columns: tw columns of inkBox.height -> th.
+                    for x in 0..<tw {
+                        let src = UnsafeBufferPointer(rebasing: h[x...])
+                        areaResample(src, stride: tw, count: inkBox.height,
+                                     into: f.baseAddress! + x, stride: tw, count: th)
+                    }
+                }
+            }
+        }
+
+        // Centre of mass -> centre of the 28x28 field (whole-pixel shift, as MNIST).
+        var mass: Float = 0, mx: Float = 0, my: Float = 0
+        for y in 0..<th { for x in 0..<tw { let v = fitted[y * tw + x]; mass += v; mx += v * (Float(x) + 0.5); my += v * (Float(y) + 0.5) } }
+        let cx = mass > 0 ? mx / mass : Float(tw) / 2, cy = mass > 0 ? my / mass : Float(th) / 2
+        let ox = max(0, min(28 - tw, Int((14 - cx).rounded())))
+        let oy = max(0, min(28 - th, Int((14 - cy).rounded())))
+        for y in 0..<th { for x in 0..<tw { output[(oy + y) * 28 + ox + x] = fitted[y * tw + x] } }
+        if deskew { deskewMNIST(output) }
+
+        return Box(x: crop.x + inkBox.x, y: crop.y + inkBox.y, width: inkBox.width, height: inkBox.height)
+    }
+
+    /// Paper level (the bright side, or dark side for light ink) and ink level of `region`,
+    /// from percentiles of a sparse sample: paper is the 70th percentile (the majority), ink the
+    /// 2nd (the extreme). For light ink the roles of bright and dark swap.
+    private func paperAndInk(_ image: GrayImage, _ region: Box, lightInk: Bool) -> (Float, Float) {
+        for i in 0..<256 { histogram[i] = 0 }
+        let step = max(1, min(region.width, region.height) / 40)
+        var total = 0
+        image.pixels.withUnsafeBufferPointer { p in
+            var y = region.y
+            while y < region.maxY {
+                var x = region.x
+                let row = y * image.width
+                while x < region.maxX { histogram[Int(p[row + x])] += 1; total += 1; x += step }
+                y += step
+            }
+        }
+        func percentile(_ q: Double) -> Float {
+            let target = Int(Double(total) * q)
+            var seen = 0
+            for v in 0..<256 { seen += histogram[v]; if seen > target { return Float(v) } }
+            return 255
+        }
+        return lightInk ? (percentile(0.30), percentile(0.98)) : (percentile(0.70), percentile(0.02))
+    }
+
+    private func clip(_ b: Box, _ image: GrayImage) -> Box {
+        let x0 = max(0, b.x), y0 = max(0, b.y)
+        let x1 = min(image.width, b.maxX), y1 = min(image.height, b.maxY)
+        return Box(x: x0, y: y0, width: max(0, x1 - x0), height: max(0, y1 - y0))
+    }
+
+    /// Convenience for tests: the 784 floats for `box`.
+    public func normalize(_ image: GrayImage, box: Box, polarity: InkPolarity, deskew: Bool = false) -> [Float] {
+        var out = [Float](repeating: 0, count: 784)
+        out.withUnsafeMutableBufferPointer { _ = normalize(image, box: box, polarity: polarity, deskew: deskew, into: $0) }
+        return out
+    }
+}
+
+/// Resamples `count` values into `outCount` by area averaging: each output value is the mean of
+/// the input over its span, partial input pixels weighted by their overlap. Shrinking this is
+/// anti-aliasing; enlarging it is a box-filter interpolation.
+@inline(__always)
+func areaResample(_ input: UnsafeBufferPointer<Float>, stride inStride: Int, count: Int,
+                  into output: UnsafeMutablePointer<Float>, stride outStride: Int, count outCount: Int) {
+    let ratio = Double(count) / Double(outCount)
+    for i in 0..<outCount {
+        let a = Double(i) * ratio, b = Double(i + 1) * ratio
+        var j = Int(a)
+        var sum: Double = 0
+        while Double(j) < b && j < count {
+            let lo = max(a, Double(j)), hi = min(b, Double(j + 1))
+            sum += (hi - lo) * Double(input[j * inStride])
+            j += 1
+        }
+        output[i * outStride] = Float(sum / ratio)
+    }
+}
+
+/// The centre of mass of a 28x28 image (pixel centres at integer + 0.5), or (14, 14) if empty.
+public func centreOfMass(_ image: UnsafeBufferPointer<Float>, width: Int = 28, height: Int = 28) -> (x: Double, y: Double) {
+    var m: Double = 0, mx: Double = 0, my: Double = 0
+    for y in 0..<height { for x in 0..<width {
+        let v = Double(image[y * width + x]); m += v; mx += v * (Double(x) + 0.5); my += v * (Double(y) + 0.5)
+    } }
+    return m > 0 ? (mx / m, my / m) : (Double(width) / 2, Double(height) / 2)
+}
+
+/// Straightens a slanted digit in place: shears rows horizontally by the slope of the second
+/// moments (mu11 / mu02) about the centre of mass, with linear interpolation.
+public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
+    var m: Float = 0, mx: Float = 0, my: Float = 0
+    for y in 0..<28 { for x in 0..<28 { let v = image[y * 28 + x]; m += v; mx += v * Float(x); my += v * Float(y) } }
+    guard m > 0 else { return }
+    let cx = mx / m, cy = my / m
+    var mu11: Float = 0, mu02: Float = 0
+    for y in 0..<28 { for x in 0..<28 {
+        let v = image[y * 28 + x]; let dx = Float(x) - cx, dy = Float(y) - cy
+        mu11 += v * dx * dy; mu02 += v * dy * dy
+    } }
+    guard mu02 > 1e-3 else { return }
+    let skew = mu11 / mu02
+    guard abs(skew) > 0.05 else { return }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 784) { t in
+        for i in 0..<784 { t[i] = image[i] }
+        for y in 0..<28 {
+            let shift = skew * (Float(y) - cy)
+            for x in 0..<28 {
+                let sx = Float(x) + shift
+                let x0 = Int(sx.rounded(.down)), f = sx - Float(x0)
+                var v: Float = 0
+                if x0 >= 0 && x0 < 28 { v += (1 - f) * t[y * 28 + x0] }
+                if x0 + 1 >= 0 && x0 + 1 < 28 { v += f * t[y * 28 + x0 + 1] }
+                image[y * 28 + x] = v
+            }
+        }
+    }
+}
