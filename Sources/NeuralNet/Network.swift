@@ -1,0 +1,235 @@
+import Foundation
+
+/// A failure a user can cause in describing or loading a network; one line.
+public struct NetworkError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A sequential CNN over 28x28 single-channel crops, described by a compact spec such as
+/// `conv32k3p1,bn,relu,pool2,conv64k3p1,bn,relu,pool2,flatten,dense10`:
+///
+/// | token | layer |
+/// | --- | --- |
+/// | `conv<K>k<k>[p<p>]` | Conv2D, K filters of k x k, padding p (default 0) |
+/// | `bn` | BatchNorm over the channels (or features, after flatten) |
+/// | `relu` | ReLU |
+/// | `pool2` | 2x2 max pool |
+/// | `flatten` | `[C, N, H, W]` -> `[N, C*H*W]` |
+/// | `dense<O>` | fully connected, O outputs |
+/// | `drop<rate>` | inverted dropout |
+///
+/// All parameters live in one flat arena (values, gradients, masks), so the optimiser step is
+/// one loop and a checkpoint is one copy.
+public final class Network {
+    public let spec: String
+    public let inputShape = (channels: 1, height: 28, width: 28)
+    public private(set) var layers: [Layer] = []
+    /// (tensor name, shape, offset into the arena, learnable, decays), in layer order.
+    public private(set) var parameterTable: [(name: String, shape: [Int], offset: Int, learnable: Bool, decays: Bool)] = []
+    public let parameterCount: Int
+    public let values: UnsafeMutablePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>
+    let decayMask: UnsafeMutablePointer<Float>
+    let learnableMask: UnsafeMutablePointer<Float>
+    public let classCount: Int
+    private let input = Tensor(shape: [0])
+
+    public init(spec: String) throws {
+        self.spec = spec
+        var shape = [1, 1, 28, 28]  // [C, N, H, W] with N = 1 for shape inference
+        var built: [Layer] = []
+        for raw in spec.split(separator: ",") {
+            let t = raw.trimmingCharacters(in: .whitespaces)
+            let layer: Layer
+            if t == "bn" {
+                layer = BatchNorm(channels: shape.count == 4 ? shape[0] : shape[1])
+            } else if t == "relu" {
+                layer = ReLU()
+            } else if t == "pool2" {
+                layer = MaxPool()
+            } else if t == "flatten" {
+                layer = Flatten()
+            } else if t.hasPrefix("dense"), let o = Int(t.dropFirst(5)), o > 0 {
+                guard shape.count == 2 else { throw NetworkError("spec: \(t) needs flatten before it") }
+                layer = Dense(inFeatures: shape[1], outFeatures: o)
+            } else if t.hasPrefix("drop"), let r = Float(t.dropFirst(4)), r >= 0, r < 1 {
+                layer = Dropout(rate: r)
+            } else if t.hasPrefix("conv"), let c = Network.parseConv(t) {
+                guard shape.count == 4 else { throw NetworkError("spec: \(t) after flatten") }
+                layer = Conv2D(inChannels: shape[0], outChannels: c.k, kernel: c.size, padding: c.pad)
+            } else {
+                throw NetworkError("spec: unknown layer '\(t)'")
+            }
+            guard let next = layer.outputShape(shape) else {
+                throw NetworkError("spec: '\(t)' does not fit input shape \(shape)")
+            }
+            shape = next
+            built.append(layer)
+        }
+        guard shape.count == 2, let last = built.last, last is Dense else {
+            throw NetworkError("spec: must end with a dense layer giving the class scores")
+        }
+        classCount = shape[1]
+        built.first?.needsInputGradient = false
+        layers = built
+
+        var offset = 0
+        var table: [(String, [Int], Int, Bool, Bool)] = []
+        for (i, l) in built.enumerated() {
+            for p in l.parameterSpecs {
+                table.append(("layers.\(i).\(p.name)", p.shape, offset, p.learnable, p.decays))
+                offset += p.shape.reduce(1, *)
+            }
+        }
+        parameterTable = table.map { ($0.0, $0.1, $0.2, $0.3, $0.4) }
+        parameterCount = offset
+        values = .allocate(capacity: max(offset, 1)); values.initialize(repeating: 0, count: max(offset, 1))
+        gradients = .allocate(capacity: max(offset, 1)); gradients.initialize(repeating: 0, count: max(offset, 1))
+        decayMask = .allocate(capacity: max(offset, 1)); decayMask.initialize(repeating: 0, count: max(offset, 1))
+        learnableMask = .allocate(capacity: max(offset, 1)); learnableMask.initialize(repeating: 0, count: max(offset, 1))
+        var k = 0
+        for l in built {
+            var vs: [UnsafeMutablePointer<Float>] = [], gs: [UnsafeMutablePointer<Float>] = []
+            for p in l.parameterSpecs {
+                let e = parameterTable[k]; k += 1
+                vs.append(values + e.offset); gs.append(gradients + e.offset)
+                let n = p.shape.reduce(1, *)
+                (decayMask + e.offset).update(repeating: p.decays ? 1 : 0, count: n)
+                (learnableMask + e.offset).update(repeating: p.learnable ? 1 : 0, count: n)
+            }
+            l.bind(values: vs, gradients: gs)
+        }
+        initialise(seed: 1)
+    }
+
+    deinit {
+        values.deallocate(); gradients.deallocate(); decayMask.deallocate(); learnableMask.deallocate()
+    }
+
+    static func parseConv(_ t: String) -> (k: Int, size: Int, pad: Int)? {
+        let body = t.dropFirst(4)
+        let parts = body.split(separator: "k", maxSplits: 1)
+        guard parts.count == 2, let k = Int(parts[0]), k > 0 else { return nil }
+        let rest = parts[1].split(separator: "p", omittingEmptySubsequences: false)
+        guard let size = Int(rest[0]), size > 0, size <= 7 else { return nil }
+        var pad = 0
+        if rest.count == 2 { guard let p = Int(rest[1]), p >= 0, p < size else { return nil }; pad = p }
+        if rest.count > 2 { return nil }
+        return (k, size, pad)
+    }
+
+    /// He-normal weights (He et al. 2015), zero biases, BN gamma 1 / beta 0, running var 1.
+    public func initialise(seed: UInt64) {
+        var rng = RandomSource(seed: seed)
+        var k = 0
+        for l in layers {
+            for p in l.parameterSpecs {
+                let e = parameterTable[k]; k += 1
+                let n = p.shape.reduce(1, *), dst = values + e.offset
+                switch p.initialValue {
+                case .zeros: dst.update(repeating: 0, count: n)
+                case .ones: dst.update(repeating: 1, count: n)
+                case .he(let fanIn):
+                    let sd = (2 / Float(fanIn)).squareRoot()
+                    for i in 0..<n { dst[i] = rng.normal() * sd }
+                }
+            }
+        }
+        for l in layers { (l as? Dropout)?.random = RandomSource(seed: seed &+ 99) }
+    }
+
+    /// Multiply-adds for one 28x28 input.
+    public var multiplyAdds: Int {
+        var shape = [1, 1, 28, 28], total = 0
+        for l in layers { total += l.multiplyAdds(shape); shape = l.outputShape(shape)! }
+        return total
+    }
+
+    /// Learnable parameter count (running statistics excluded).
+    public var learnableParameterCount: Int {
+        parameterTable.filter(\.learnable).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    /// images: `n * 784` floats (0 background .. 1 ink). Returns logits `[n, classCount]`
+    /// (a tensor owned by the last layer, valid until the next forward).
+    public func forward(_ images: UnsafePointer<Float>, count n: Int, training: Bool) -> Tensor {
+        input.resize([1, n, 28, 28])
+        input.data.update(from: images, count: n * 784)
+        var x = input
+        for l in layers { x = l.forward(x, training: training) }
+        return x
+    }
+
+    /// Backpropagates d(loss)/d(logits); parameter gradients accumulate into `gradients`.
+    public func backward(_ dLogits: Tensor) {
+        var g = dLogits
+        for l in layers.reversed() { g = l.backward(g) }
+    }
+
+    public func zeroGradients() { gradients.update(repeating: 0, count: parameterCount) }
+
+    public func step(_ optimiser: inout AdamW, learningRate: Float) {
+        optimiser.update(values: values, gradients: gradients, decayMask: decayMask,
+                         learnableMask: learnableMask, count: parameterCount, learningRate: learningRate)
+    }
+
+    public func copyValues(from other: Network) {
+        precondition(other.parameterCount == parameterCount)
+        values.update(from: other.values, count: parameterCount)
+    }
+
+    public func tensor(named name: String) -> (shape: [Int], pointer: UnsafeMutablePointer<Float>)? {
+        guard let e = parameterTable.first(where: { $0.name == name }) else { return nil }
+        return (e.shape, values + e.offset)
+    }
+
+    /// An inference copy: each batch norm folded into the conv/dense before it
+    /// (w' = w * g/sqrt(v+eps), b' = (b - mean) * g/sqrt(v+eps) + beta), dropout removed.
+    public func foldedForInference() throws -> Network {
+        var tokens: [String] = []
+        var sourceIndex: [Int] = []     // for each kept layer: its index here
+        var foldedBN: [Int: Int] = [:]  // kept layer index here -> BN layer index here
+        var i = 0
+        while i < layers.count {
+            let l = layers[i]
+            if l is Dropout { i += 1; continue }
+            if (l is Conv2D || l is Dense), i + 1 < layers.count, layers[i + 1] is BatchNorm {
+                foldedBN[i] = i + 1
+                tokens.append(l.token); sourceIndex.append(i); i += 2; continue
+            }
+            tokens.append(l.token); sourceIndex.append(i); i += 1
+        }
+        let out = try Network(spec: tokens.joined(separator: ","))
+        for (j, src) in sourceIndex.enumerated() {
+            let from = layers[src], to = out.layers[j]
+            if let bn = to as? BatchNorm, let f = from as? BatchNorm {
+                bn.gamma.update(from: f.gamma, count: f.channels); bn.beta.update(from: f.beta, count: f.channels)
+                bn.runningMean.update(from: f.runningMean, count: f.channels)
+                bn.runningVar.update(from: f.runningVar, count: f.channels)
+                continue
+            }
+            var w: UnsafeMutablePointer<Float>?, b: UnsafeMutablePointer<Float>?, tw: UnsafeMutablePointer<Float>?, tb: UnsafeMutablePointer<Float>?
+            var outputs = 0, perOutput = 0
+            if let c = from as? Conv2D, let tc = to as? Conv2D {
+                w = c.weight; b = c.bias; tw = tc.weight; tb = tc.bias
+                outputs = c.outChannels; perOutput = c.inChannels * c.kernel * c.kernel
+            } else if let d = from as? Dense, let td = to as? Dense {
+                w = d.weight; b = d.bias; tw = td.weight; tb = td.bias
+                outputs = d.outFeatures; perOutput = d.inFeatures
+            }
+            guard let w, let b, let tw, let tb else { continue }
+            for o in 0..<outputs {
+                var scale: Float = 1, shift: Float = 0
+                if let bi = foldedBN[src], let bn = layers[bi] as? BatchNorm {
+                    let s = bn.gamma[o] / (bn.runningVar[o] + bn.epsilon).squareRoot()
+                    scale = s; shift = bn.beta[o] - bn.runningMean[o] * s
+                }
+                for k in 0..<perOutput { tw[o * perOutput + k] = w[o * perOutput + k] * scale }
+                tb[o] = b[o] * scale + shift
+            }
+        }
+        return out
+    }
+}

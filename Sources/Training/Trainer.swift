@@ -1,0 +1,269 @@
+import Foundation
+import NeuralNet
+
+/// Everything that defines a training run; stored in the model's metadata and the checkpoint.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var architecture = Trainer.shippedArchitecture
+    public var epochs = 20
+    public var batchSize = 128
+    public var learningRate: Float = 3e-3
+    public var weightDecay: Float = 5e-4
+    public var labelSmoothing: Float = 0.1
+    public var warmupEpochs: Float = 1
+    public var seed: UInt64 = 1
+    /// Images held out from the end of the training set for per-epoch validation (0 = none).
+    public var holdout = 5000
+    public var augmentation = AugmentationOptions()
+    public init() {}
+}
+
+/// One epoch's figures.
+public struct EpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationAccuracy: Double?
+    public var testAccuracy: Double?
+    public var learningRate: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// Progress within an epoch, for the progress bar.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int, epochs: Int, batch: Int, batches: Int
+    public var loss: Double, accuracy: Double, imagesPerSecond: Double, etaSeconds: Double
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case checkpoint(String)
+    public var description: String { switch self { case .checkpoint(let s): return s } }
+}
+
+/// The training loop: AdamW with warm-up + cosine decay, label smoothing, augmentation computed
+/// on a background thread one batch ahead, validation and a checkpoint after every epoch.
+/// A fixed seed gives the same run twice: every batch's permutation and augmentation draws
+/// come from a generator seeded by (seed, epoch, batch), whatever the thread timing.
+// @unchecked: the augmentation thread only reads the training set and fills the batch the loop
+// is not using; the loop waits for it (DispatchGroup) before touching that batch.
+public final class Trainer: @unchecked Sendable {
+    /// The shipped network: 4.97 M multiply-adds per digit; class 10 = "not a digit".
+    public static let shippedArchitecture =
+        "conv32k3p1,bn,relu,pool2,conv64k3p1,bn,relu,pool2,conv64k3,bn,relu,flatten,dense128,bn,relu,drop0.3,dense11"
+    /// The reference network of the issue (Keras-tutorial style), for speed comparisons.
+    public static let referenceArchitecture =
+        "conv32k3,bn,relu,pool2,conv64k3,bn,relu,pool2,flatten,dense128,bn,relu,drop0.5,dense10"
+
+    public let config: TrainingConfiguration
+    public let network: Network
+    public private(set) var optimiser: AdamW
+    public private(set) var history: [EpochRecord] = []
+    public private(set) var epochsDone = 0
+    let train: LabelledImages
+    let validation: LabelledImages?
+    let test: LabelledImages?
+    let negatives: Int
+    let digitsPerBatch: Int
+
+    public init(config: TrainingConfiguration, data: LabelledImages, test: LabelledImages? = nil) throws {
+        self.config = config
+        network = try Network(spec: config.architecture)
+        network.initialise(seed: config.seed)
+        optimiser = AdamW(parameterCount: network.parameterCount, weightDecay: config.weightDecay)
+        let holdout = min(max(config.holdout, 0), data.count / 2)
+        train = holdout > 0 ? data.subset(0 ..< data.count - holdout) : data
+        validation = holdout > 0 ? data.subset(data.count - holdout ..< data.count) : nil
+        self.test = test
+        negatives = network.classCount > 10 ? Int((Float(config.batchSize) * config.augmentation.negativeFraction).rounded()) : 0
+        digitsPerBatch = config.batchSize - negatives
+    }
+
+    public var batchesPerEpoch: Int { (train.count + digitsPerBatch - 1) / digitsPerBatch }
+
+    // MARK: batches
+
+    final class Batch: @unchecked Sendable {
+        var images: [Float]
+        var labels: [Int32]
+        var count = 0
+        init(capacity: Int) { images = [Float](repeating: 0, count: capacity * 784); labels = [Int32](repeating: 0, count: capacity) }
+    }
+
+    private var order: [Int32] = []
+    private var orderEpoch = -1
+
+    private func permutation(epoch: Int) -> [Int32] {
+        if orderEpoch != epoch {
+            var rng = RandomSource(seed: config.seed &* 1_000_003 &+ UInt64(epoch))
+            order = (0..<Int32(train.count)).map { $0 }
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1)); order.swapAt(i, j)
+            }
+            orderEpoch = epoch
+        }
+        return order
+    }
+
+    /// Fills `batch` with batch `index` of `epoch` (augmented digits, then negatives).
+    func makeBatch(epoch: Int, index: Int, order: [Int32], into batch: Batch) {
+        var rng = RandomSource(seed: config.seed ^ (UInt64(epoch) << 32) ^ UInt64(index) &* 0x9E37_79B9)
+        let start = index * digitsPerBatch
+        let digits = min(digitsPerBatch, train.count - start)
+        var scratch = [Float](repeating: 0, count: 784)
+        batch.count = digits + negatives
+        batch.images.withUnsafeMutableBufferPointer { out in
+            scratch.withUnsafeMutableBufferPointer { sc in
+                train.images.withUnsafeBufferPointer { src in
+                    for j in 0..<digits {
+                        let idx = Int(order[start + j])
+                        Augmenter.augment(src.baseAddress! + idx * 784, into: out.baseAddress! + j * 784,
+                                          scratch: sc.baseAddress!, options: config.augmentation, random: &rng)
+                        batch.labels[j] = Int32(train.labels[idx])
+                    }
+                    for j in digits..<(digits + negatives) {
+                        let dst = out.baseAddress! + j * 784
+                        NegativeSamples.draw(into: dst, random: &rng)
+                        // the same camera effects as digits, none of the geometry
+                        var photo = config.augmentation
+                        photo.strokeProbability = 0
+                        Augmenter.photometric(dst, scratch: sc.baseAddress!, options: photo, random: &rng)
+                        batch.labels[j] = 10
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: the loop
+
+    /// Trains until `config.epochs` are done or `shouldStop` says so (checked every batch).
+    /// After each epoch: validation, `onEpoch` (save a checkpoint there). Returns true if all
+    /// epochs finished, false if stopped early.
+    public func run(progress: (TrainingProgress) -> Void, onEpoch: (EpochRecord) throws -> Void,
+                    shouldStop: () -> Bool) throws -> Bool {
+        let perEpoch = batchesPerEpoch
+        let schedule = LearningRateSchedule(base: config.learningRate,
+                                            warmupSteps: Int(config.warmupEpochs * Float(perEpoch)),
+                                            totalSteps: config.epochs * perEpoch)
+        let gradient = Tensor(shape: [0])
+        let queue = DispatchQueue(label: "digitd.augment", qos: .userInitiated)
+        let buffers = [Batch(capacity: config.batchSize), Batch(capacity: config.batchSize)]
+        while epochsDone < config.epochs {
+            let epoch = epochsDone
+            let ord = permutation(epoch: epoch)
+            let epochStart = Date()
+            var lossSum = 0.0, correct = 0, seen = 0
+            // prefetch batch 0, then always compute batch b+1 while training on b
+            let group = DispatchGroup()
+            makeBatch(epoch: epoch, index: 0, order: ord, into: buffers[0])
+            var lr: Float = 0
+            for b in 0..<perEpoch {
+                if b + 1 < perEpoch {
+                    let next = buffers[(b + 1) % 2]
+                    queue.async(group: group) { self.makeBatch(epoch: epoch, index: b + 1, order: ord, into: next) }
+                }
+                let batch = buffers[b % 2]
+                lr = schedule.rate(at: epoch * perEpoch + b)
+                network.zeroGradients()
+                let logits = batch.images.withUnsafeBufferPointer {
+                    network.forward($0.baseAddress!, count: batch.count, training: true)
+                }
+                let k = logits.shape[1]
+                for j in 0..<batch.count {
+                    let row = logits.data + j * k
+                    var best = 0
+                    for c in 1..<k where row[c] > row[best] { best = c }
+                    if best == Int(batch.labels[j]) { correct += 1 }
+                }
+                let loss = batch.labels.withUnsafeBufferPointer {
+                    SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: $0.baseAddress!,
+                                                        smoothing: config.labelSmoothing, gradient: gradient)
+                }
+                network.backward(gradient)
+                network.step(&optimiser, learningRate: lr)
+                lossSum += Double(loss) * Double(batch.count); seen += batch.count
+                group.wait()
+                let elapsed = Date().timeIntervalSince(epochStart)
+                if b % 10 == 0 || b == perEpoch - 1 {
+                    let rate = Double(seen) / max(elapsed, 1e-9)
+                    let remaining = Double((config.epochs - epoch) * perEpoch - b - 1) * Double(config.batchSize) / max(rate, 1)
+                    progress(TrainingProgress(epoch: epoch + 1, epochs: config.epochs, batch: b + 1, batches: perEpoch,
+                                              loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                                              imagesPerSecond: rate, etaSeconds: remaining))
+                }
+                if shouldStop() { group.wait(); return false }
+            }
+            let seconds = Date().timeIntervalSince(epochStart)
+            let classifier = NetworkClassifier(network: try network.foldedForInference())
+            let val = validation.map { Evaluator.evaluate(classifier, on: $0).accuracy }
+            let tst = test.map { Evaluator.evaluate(classifier, on: $0).accuracy }
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(seen),
+                                     trainAccuracy: Double(correct) / Double(seen), validationAccuracy: val,
+                                     testAccuracy: tst, learningRate: Double(lr), seconds: seconds,
+                                     imagesPerSecond: Double(seen) / seconds)
+            history.append(record)
+            epochsDone += 1
+            try onEpoch(record)
+        }
+        return true
+    }
+
+    // MARK: checkpoints
+
+    /// `DGTCKPT1` | u32 version | JSON length u64 | JSON {config, epochsDone, step, history} |
+    /// m (float32 x P) | v (float32 x P). Weights live in the model file beside it.
+    public func writeCheckpoint(to path: String) throws {
+        struct Header: Codable { var config: TrainingConfiguration; var epochsDone: Int; var step: Int; var history: [EpochRecord] }
+        let json = try JSONEncoder().encode(Header(config: config, epochsDone: epochsDone, step: optimiser.state.step, history: history))
+        var out = Data("DGTCKPT1".utf8)
+        var version = UInt32(1).littleEndian, len = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &version) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        out.append(json)
+        let st = optimiser.state
+        st.m.withUnsafeBufferPointer { out.append($0) }
+        st.v.withUnsafeBufferPointer { out.append($0) }
+        try out.write(to: URL(fileURLWithPath: path + ".tmp"))
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + ".tmp", toPath: path)
+    }
+
+    /// Restores weights from `modelPath` and optimiser state, history and epoch from `checkpointPath`.
+    public func resume(modelPath: String, checkpointPath: String) throws {
+        struct Header: Codable { var config: TrainingConfiguration; var epochsDone: Int; var step: Int; var history: [EpochRecord] }
+        guard let data = FileManager.default.contents(atPath: checkpointPath) else {
+            throw TrainingError.checkpoint("\(checkpointPath): no checkpoint to resume from")
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 20, String(decoding: bytes[0..<8], as: UTF8.self) == "DGTCKPT1" else {
+            throw TrainingError.checkpoint("\(checkpointPath): not a digitd checkpoint")
+        }
+        var len = 0
+        for i in 0..<8 { len |= Int(bytes[12 + i]) << (8 * i) }
+        let p = network.parameterCount
+        guard len > 0, 20 + len + 8 * p == bytes.count else {
+            throw TrainingError.checkpoint("\(checkpointPath): truncated or from another architecture")
+        }
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[20 ..< 20 + len])) } catch {
+            throw TrainingError.checkpoint("\(checkpointPath): corrupt header")
+        }
+        guard header.config.architecture == config.architecture else {
+            throw TrainingError.checkpoint("\(checkpointPath): architecture \(header.config.architecture) differs from \(config.architecture)")
+        }
+        let model = try Model.load(path: modelPath)
+        guard model.network.parameterCount == p else {
+            throw TrainingError.checkpoint("\(modelPath): does not match the checkpoint's architecture")
+        }
+        network.copyValues(from: model.network)
+        var m = [Float](repeating: 0, count: p), v = m
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + 20 + len
+            m.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base, count: 4 * p)) }
+            v.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + 4 * p, count: 4 * p)) }
+        }
+        optimiser.restore(step: header.step, m: m, v: v)
+        history = header.history
+        epochsDone = header.epochsDone
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+@testable import NeuralNet
+
+/// Central-difference gradient checks (cs231n style): for a scalar loss L = sum(y * r) with a
+/// fixed random r, compare each layer's analytic input and parameter gradients with
+/// (L(x + h) - L(x - h)) / 2h. Computed in Float32, so the tolerance is a relative error of 2e-2
+/// on the worst element and 2e-3 on the mean.
+struct GradientCheckTests {
+    /// Runs `layer` on input of `shape` and checks dL/dx and dL/dparams.
+    func check(_ layer: Layer, input shape: [Int], seed: UInt64 = 3, training: Bool = true,
+               checkInput: Bool = true, sourceOfParameters: Int = 0) {
+        var rng = RandomSource(seed: seed)
+        let x = Tensor(shape: shape)
+        for i in 0..<x.count { x[i] = rng.normal() }
+        let specs = layer.parameterSpecs
+        var valueBuffers: [[Float]] = specs.map { s in (0..<s.shape.reduce(1, *)).map { _ in rng.normal() * 0.5 + (s.name == "gamma" || s.name == "running_var" ? 1.5 : 0) } }
+        var gradBuffers: [[Float]] = specs.map { [Float](repeating: 0, count: $0.shape.reduce(1, *)) }
+        let vp = valueBuffers.indices.map { i in UnsafeMutablePointer<Float>.allocate(capacity: valueBuffers[i].count) }
+        let gp = gradBuffers.indices.map { i in UnsafeMutablePointer<Float>.allocate(capacity: gradBuffers[i].count) }
+        defer { vp.forEach { $0.deallocate() }; gp.forEach { $0.deallocate() } }
+        for i in specs.indices {
+            vp[i].initialize(from: valueBuffers[i], count: valueBuffers[i].count)
+            gp[i].initialize(repeating: 0, count: gradBuffers[i].count)
+        }
+        layer.bind(values: vp, gradients: gp)
+        layer.needsInputGradient = checkInput
+        (layer as? Dropout)?.random = RandomSource(seed: 11)
+
+        let outShape = layer.outputShape(shape)!
+        let r = (0..<outShape.reduce(1, *)).map { _ in rng.normal() }
+        func loss() -> Double {
+            (layer as? Dropout)?.random = RandomSource(seed: 11)   // same mask every call
+            let y = layer.forward(x, training: training)
+            var s = 0.0
+            for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+            return s
+        }
+        _ = loss()
+        let dy = Tensor(shape: outShape, values: r)
+        let dx = layer.backward(dy)
+        let analyticInput = dx.values
+        for i in specs.indices { gradBuffers[i] = Array(UnsafeBufferPointer(start: gp[i], count: gradBuffers[i].count)) }
+
+        let h: Float = 1e-2
+        func compare(_ analytic: [Float], perturb: (Int, Float) -> Void, count: Int, what: String) {
+            var worst = 0.0, total = 0.0
+            let stride = max(1, count / 60)
+            var checked = 0
+            for i in Swift.stride(from: 0, to: count, by: stride) {
+                perturb(i, h); let lp = loss()
+                perturb(i, -2 * h); let lm = loss()
+                perturb(i, h)
+                let numeric = (lp - lm) / Double(2 * h)
+                let a = Double(analytic[i])
+                let rel = abs(numeric - a) / max(1e-2, abs(numeric) + abs(a))
+                worst = max(worst, rel); total += rel; checked += 1
+            }
+            #expect(worst < 2e-2, "\(layer.token) \(what): worst relative error \(worst)")
+            #expect(total / Double(checked) < 2e-3, "\(layer.token) \(what): mean relative error \(total / Double(checked))")
+        }
+        if checkInput {
+            compare(analyticInput, perturb: { i, d in x[i] += d }, count: x.count, what: "input")
+        }
+        for (pi, s) in specs.enumerated() where s.learnable {
+            compare(gradBuffers[pi], perturb: { i, d in vp[pi][i] += d }, count: gradBuffers[pi].count, what: s.name)
+        }
+        _ = valueBuffers.removeAll()
+    }
+
+    @Test func conv2DWithPaddingMatchesNumericalGradient() {
+        check(Conv2D(inChannels: 2, outChannels: 3, kernel: 3, padding: 1), input: [2, 2, 6, 5])
+    }
+
+    @Test func conv2DValidMatchesNumericalGradient() {
+        check(Conv2D(inChannels: 3, outChannels: 2, kernel: 3, padding: 0), input: [3, 2, 5, 6])
+    }
+
+    @Test func denseMatchesNumericalGradient() {
+        check(Dense(inFeatures: 7, outFeatures: 4), input: [3, 7])
+    }
+
+    @Test func batchNormOverChannelsMatchesNumericalGradient() {
+        check(BatchNorm(channels: 3), input: [3, 4, 3, 3])
+    }
+
+    @Test func batchNormOverFeaturesMatchesNumericalGradient() {
+        check(BatchNorm(channels: 5), input: [6, 5])
+    }
+
+    @Test func reluMatchesNumericalGradient() {
+        check(ReLU(), input: [2, 3, 4, 4])
+    }
+
+    @Test func maxPoolMatchesNumericalGradient() {
+        check(MaxPool(), input: [2, 2, 6, 6])
+    }
+
+    @Test func flattenMatchesNumericalGradient() {
+        check(Flatten(), input: [3, 2, 2, 3])
+    }
+
+    @Test func dropoutMatchesNumericalGradient() {
+        check(Dropout(rate: 0.3), input: [4, 10])
+    }
+
+    @Test func softmaxCrossEntropyWithSmoothingMatchesNumericalGradient() {
+        var rng = RandomSource(seed: 5)
+        let logits = Tensor(shape: [4, 11], values: (0..<44).map { _ in rng.normal() * 2 })
+        let labels: [Int32] = [0, 3, 10, 7]
+        let grad = Tensor(shape: [0])
+        SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: 0.1, gradient: grad)
+        let analytic = grad.values
+        let scratch = Tensor(shape: [0])
+        let h: Float = 1e-2
+        for i in 0..<44 {
+            logits[i] += h
+            let lp = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: 0.1, gradient: scratch)
+            logits[i] -= 2 * h
+            let lm = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: 0.1, gradient: scratch)
+            logits[i] += h
+            let numeric = (lp - lm) / (2 * h)
+            #expect(abs(numeric - analytic[i]) < 2e-3, "logit \(i): numeric \(numeric) analytic \(analytic[i])")
+        }
+    }
+
+    @Test func wholeNetworkGradientMatchesNumericalGradient() throws {
+        let net = try Network(spec: "conv4k3p1,bn,relu,pool2,conv6k3,bn,relu,flatten,dense8,bn,relu,dense11")
+        net.initialise(seed: 9)
+        var rng = RandomSource(seed: 4)
+        let images = (0..<(3 * 784)).map { _ in rng.uniform() }
+        let labels: [Int32] = [1, 10, 4]
+        let grad = Tensor(shape: [0])
+        func loss() -> Float {
+            let logits = net.forward(images, count: 3, training: true)
+            return SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: 0, gradient: grad)
+        }
+        net.zeroGradients()
+        _ = loss()
+        net.backward(grad)
+        let analytic = Array(UnsafeBufferPointer(start: net.gradients, count: net.parameterCount))
+        // A smaller step than the per-layer checks: a weight step moves many ReLU/max-pool kinks at once.
+        let h: Float = 5e-4
+        var worst = 0.0
+        for e in net.parameterTable where e.learnable {
+            for i in Swift.stride(from: e.offset, to: e.offset + e.shape.reduce(1, *), by: 17) {
+                net.values[i] += h; let lp = loss()
+                net.values[i] -= 2 * h; let lm = loss()
+                net.values[i] += h
+                let numeric = Double(lp - lm) / Double(2 * h)
+                // Floor 1e-2: a conv bias right before batch norm has a true gradient of 0, where only float noise remains.
+                let rel = abs(numeric - Double(analytic[i])) / max(1e-2, abs(numeric) + abs(Double(analytic[i])))
+                worst = max(worst, rel)
+            }
+        }
+        #expect(worst < 5e-2, "whole network: worst relative error \(worst)")
+    }
+}
