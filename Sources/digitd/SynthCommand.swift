@@ -1,8 +1,129 @@
 import ArgumentParser
+import Foundation
+import Imaging
+import Recognition
+import Training
+import Vision
 
 extension Digitd {
     struct Synth: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "synth", abstract: "(not yet built)")
-        func run() async throws { throw ValidationError("digitd synth is not built yet") }
+        static let configuration = CommandConfiguration(
+            commandName: "synth",
+            abstract: "Render photo-like scenes of MNIST test digits with known truth, or score the pipeline on them.",
+            discussion: """
+            Scenes mix 640x480 and 1280x720 pages, paper and chalkboard, ruled and grid lines, \
+            shadows, perspective, blur, noise, JPEG artefacts, distractor letters and scribbles; \
+            one in ten has no digits. Scene i uses seed SEED+i, so a seed and count name a set.
+
+              digitd synth --out DIR --count 50          writes DIR/scene-0000.png ... and DIR/truth.jsonl
+              digitd synth --score 400                   reads 400 scenes and prints F1, precision, recall, ...
+            """)
+
+        @Option(help: "Directory to write scenes and truth.jsonl into.")
+        var out: String?
+
+        @Option(help: "Number of scenes to write.")
+        var count = 20
+
+        @Option(help: "Score the pipeline on this many scenes (in memory) and print the figures.")
+        var score: Int?
+
+        @Option(help: "Seed of the first scene.")
+        var seed: UInt64 = 1
+
+        @Option(help: "Directory holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.")
+        var mnist = "Tests/Fixtures/mnist"
+
+        @Option(help: "Model file for --score (default: the shipped model).")
+        var model: String?
+
+        @Flag(help: "With --score: print the figures as one JSON object.")
+        var json = false
+
+        func validate() throws {
+            if out == nil && score == nil { throw ValidationError("give --out DIR to write scenes or --score N to score the pipeline") }
+            if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
+            if count <= 0 { throw ValidationError("--count must be positive") }
+        }
+
+        func run() async throws {
+            let generator = SceneGenerator(glyphs: try SynthSupport.loadGlyphs(mnist))
+            if let dir = out {
+                try ScanSupport.makeDirectory(dir)
+                var truth = ""
+                for i in 0..<count {
+                    let scene = generator.render(seed: seed &+ UInt64(i), options: SynthSupport.options(index: i))
+                    let name = String(format: "scene-%04d.png", i)
+                    try saveImage(scene.image, path: (dir as NSString).appendingPathComponent(name))
+                    truth += SynthSupport.truthLine(name: name, scene: scene) + "\n"
+                }
+                try writeFileBytes(Array(truth.utf8), path: (dir as NSString).appendingPathComponent("truth.jsonl"))
+                ScanSupport.printLine("wrote \(count) scenes and truth.jsonl to \(dir)")
+            }
+            if let n = score {
+                let recognizer = Recognizer(classifier: try ScanSupport.loadClassifier(model))
+                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed)
+                if json {
+                    let t = result.total
+                    ScanSupport.printLine("{\"scenes\":\(t.scenes),\"f1\":\(t.f1),\"precision\":\(t.precision),\"recall\":\(t.recall),"
+                        + "\"label_accuracy\":\(t.labelAccuracy),\"localisation_recall\":\(t.localisationRecall),"
+                        + "\"number_exact_match\":\(t.numberExactMatch),\"empty_pages\":\(t.emptyPages),"
+                        + "\"empty_page_detections\":\(t.emptyPageDetections)}")
+                } else {
+                    ScanSupport.printLine("digitd synth --score \(n) --seed \(seed)")
+                    ScanSupport.printLine(result.total.summary)
+                    for (name, s) in result.parts.sorted(by: { $0.key < $1.key }) {
+                        ScanSupport.printLine(String(format: "  %-10@ scenes %4d  F1 %.4f  precision %.4f  recall %.4f  numbers %.4f",
+                                                     name, s.scenes, s.f1, s.precision, s.recall, s.numberExactMatch))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The scene mix and scoring loop behind `digitd synth`.
+enum SynthSupport {
+    static func loadGlyphs(_ dir: String) throws -> DigitGlyphs {
+        do {
+            let set = try LabelledImages.load(images: (dir as NSString).appendingPathComponent("t10k-images-idx3-ubyte.gz"),
+                                              labels: (dir as NSString).appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+            return DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Scene i of a set: sizes alternate, every tenth page has no digits.
+    static func options(index i: Int) -> SceneGenerator.Options {
+        var o = SceneGenerator.Options()
+        if i % 2 == 0 { o.width = 1280; o.height = 720 } else { o.width = 640; o.height = 480 }
+        o.withDigits = i % 10 != 9
+        return o
+    }
+
+    static func truthLine(name: String, scene: Scene) -> String {
+        let digits = scene.digits.map { "{\"box\":\(ScanSupport.box($0.box)),\"digit\":\($0.digit)}" }.joined(separator: ",")
+        let numbers = scene.numbers.map { "{\"value\":\(ScanSupport.quote($0.value)),\"box\":\(ScanSupport.box($0.box))}" }.joined(separator: ",")
+        return "{\"source\":\(ScanSupport.quote(name)),\"width\":\(scene.image.width),\"height\":\(scene.image.height),"
+            + "\"conditions\":\(ScanSupport.quote(scene.conditions)),\"digits\":[\(digits)],\"numbers\":[\(numbers)]}"
+    }
+
+    static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64)
+        -> (total: SceneScore, parts: [String: SceneScore]) {
+        var total = SceneScore()
+        var parts: [String: SceneScore] = [:]
+        for i in 0..<count {
+            let scene = generator.render(seed: seed &+ UInt64(i), options: options(index: i))
+            let reading = recognizer.read(scene.image)
+            var s = SceneScore()
+            s.add(truthDigits: scene.digits, truthNumbers: scene.numbers, reading: reading)
+            total.add(s)
+            let c = scene.conditions.split(separator: " ").map(String.init)
+            for key in [c[0], c[1]] + c.dropFirst(2).filter({ ["ruled", "grid", "shadow"].contains($0) || $0.hasPrefix("noise") }) {
+                parts[key, default: SceneScore()].add(s)
+            }
+        }
+        return (total, parts)
     }
 }
