@@ -44,6 +44,8 @@ public struct CaptureStatistics: Sendable, Equatable {
     public var corruptFrames = 0
     /// Times a camera was (re)opened after losing it.
     public var reconnects = 0
+    /// Frames the source itself discarded for newer ones (a camera's drained buffers).
+    public var droppedFrames = 0
     public init() {}
 }
 

@@ -38,7 +38,7 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
     public var nominalFrameRate: Double? { session?.frameRate ?? settings.frameRate }
     public private(set) var statistics = CaptureStatistics()
     /// Frames the camera delivered that a newer one replaced before we looked (drained buffers).
-    public private(set) var droppedFrames = 0
+    public var droppedFrames: Int { statistics.droppedFrames }
     /// The format in use, once streaming.
     public var negotiated: NegotiatedFormat? { session?.format }
 
@@ -199,7 +199,7 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
         var newest: (index: Int, bytesUsed: Int, sequence: UInt32)?
         while let b = try s.device.dequeueBuffer() {
             if let older = newest {
-                droppedFrames += 1
+                statistics.droppedFrames += 1
                 try s.device.queueBuffer(older.index)
             }
             newest = b
