@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import NeuralNet
+@testable import Training
+
+/// Short real training runs on the MNIST test fixture (the only MNIST the tests may assume).
+struct TrainingTests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/mnist").path
+    static let mnistTest = try! LabelledImages.load(images: fixture + "/t10k-images-idx3-ubyte.gz",
+                                                    labels: fixture + "/t10k-labels-idx1-ubyte.gz")
+
+    func smallConfig() -> TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.architecture = "conv8k3p1,bn,relu,pool2,conv16k3,bn,relu,pool2,flatten,dense11"
+        c.epochs = 2; c.batchSize = 64; c.holdout = 1000; c.learningRate = 3e-3
+        c.augmentation.negativeFraction = 0.1
+        return c
+    }
+
+    @Test func aShortRunOnFourThousandImagesLearnsFarAboveChance() throws {
+        let trainer = try Trainer(config: smallConfig(), data: Self.mnistTest.subset(0..<4000))
+        var records: [EpochRecord] = []
+        let finished = try trainer.run(progress: { _ in }, onEpoch: { records.append($0) }, shouldStop: { false })
+        #expect(finished && records.count == 2)
+        #expect(records[1].trainLoss < records[0].trainLoss)
+        let validation = try #require(records.last?.validationAccuracy)
+        #expect(validation > 0.85, "validation accuracy \(validation) after 2 short epochs")
+        // and on images it never saw
+        let classifier = NetworkClassifier(network: try trainer.network.foldedForInference())
+        let unseen = Evaluator.evaluate(classifier, on: Self.mnistTest.subset(5000..<7000))
+        #expect(unseen.accuracy > 0.85, "unseen accuracy \(unseen.accuracy)")
+    }
+
+    @Test func theSameSeedGivesTheSameRunTwice() throws {
+        var c = smallConfig()
+        c.epochs = 1
+        let data = Self.mnistTest.subset(0..<1200)
+        func weights() throws -> [Float] {
+            let t = try Trainer(config: c, data: data)
+            _ = try t.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: { false })
+            return Array(UnsafeBufferPointer(start: t.network.values, count: t.network.parameterCount))
+        }
+        let a = try weights(), b = try weights()
+        #expect(a == b)
+        c.seed = 2
+        let t = try Trainer(config: c, data: data)
+        _ = try t.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: { false })
+        #expect(Array(UnsafeBufferPointer(start: t.network.values, count: t.network.parameterCount)) != a)
+    }
+
+    @Test func aCheckpointResumesWhereItStopped() throws {
+        var c = smallConfig()
+        c.epochs = 2
+        let data = Self.mnistTest.subset(0..<1200)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-ckpt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // run 1 epoch, save, stop
+        let first = try Trainer(config: c, data: data)
+        _ = try first.run(progress: { _ in }, onEpoch: { _ in
+            try Model(network: first.network).write(to: dir + "/m.safetensors")
+            try first.writeCheckpoint(to: dir + "/m.ckpt")
+        }, shouldStop: { first.epochsDone >= 1 })
+        let resumed = try Trainer(config: c, data: data)
+        try resumed.resume(modelPath: dir + "/m.safetensors", checkpointPath: dir + "/m.ckpt")
+        #expect(resumed.epochsDone == 1 && resumed.history.count == 1)
+        _ = try resumed.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: { false })
+        // an uninterrupted run ends with the same weights
+        let straight = try Trainer(config: c, data: data)
+        _ = try straight.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: { false })
+        #expect(Array(UnsafeBufferPointer(start: resumed.network.values, count: resumed.network.parameterCount))
+                == Array(UnsafeBufferPointer(start: straight.network.values, count: straight.network.parameterCount)))
+    }
+
+    @Test func aCorruptCheckpointIsRejectedInOneLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-ckpt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/x.ckpt", contents: Data("DGTCKPT1 garbage".utf8))
+        let t = try Trainer(config: smallConfig(), data: Self.mnistTest.subset(0..<100))
+        #expect(throws: TrainingError.self) { try t.resume(modelPath: dir + "/x.safetensors", checkpointPath: dir + "/x.ckpt") }
+    }
+
+    @Test func metricsOfAKnownConfusionMatrix() {
+        var m = [[Int]](repeating: [Int](repeating: 0, count: 10), count: 10)
+        for d in 0..<10 { m[d][d] = 10 }
+        m[3][5] = 5   // five 3s called 5
+        let r = Evaluator.report(confusion: m, rejected: 0, confidenceSum: 0, seconds: 1)
+        #expect(r.count == 105 && abs(r.accuracy - 100.0 / 105) < 1e-12)
+        #expect(abs(r.recall[3] - 10.0 / 15) < 1e-12 && abs(r.precision[5] - 10.0 / 15) < 1e-12)
+        #expect(abs(r.f1[3] - 0.8) < 1e-12)
+        #expect(r.mostConfused.first?.truth == 3 && r.mostConfused.first?.predicted == 5)
+    }
+
+    @Test func learningRateWarmsUpThenDecays() {
+        let s = LearningRateSchedule(base: 1, warmupSteps: 10, totalSteps: 110)
+        #expect(abs(s.rate(at: 0) - 0.1) < 1e-6 && abs(s.rate(at: 10) - 1) < 1e-6)
+        #expect(s.rate(at: 60) < 0.6 && s.rate(at: 60) > 0.4)
+        #expect(abs(s.rate(at: 110) - 0.01) < 1e-6)
+    }
+}
