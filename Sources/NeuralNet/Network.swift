@@ -186,7 +186,8 @@ public final class Network {
     }
 
     /// An inference copy: each batch norm folded into the conv/dense before it
-    /// (w' = w * g/sqrt(v+eps), b' = (b - mean) * g/sqrt(v+eps) + beta), dropout removed.
+    /// (w' = w * g/sqrt(v+eps), b' = (b - mean) * g/sqrt(v+eps) + beta), dropout removed,
+    /// and every `relu,pool2` turned into `pool2,relu`.
     public func foldedForInference() throws -> Network {
         var tokens: [String] = []
         var sourceIndex: [Int] = []     // for each kept layer: its index here
@@ -198,6 +199,13 @@ public final class Network {
             if (l is Conv2D || l is Dense), i + 1 < layers.count, layers[i + 1] is BatchNorm {
                 foldedBN[i] = i + 1
                 tokens.append(l.token); sourceIndex.append(i); i += 2; continue
+            }
+            // ReLU and max-pool commute (relu(max(a,b,c,d)) = max of the relus): pooling first
+            // runs the ReLU on a quarter of the values.
+            if l is ReLU, i + 1 < layers.count, layers[i + 1] is MaxPool {
+                tokens.append(layers[i + 1].token); sourceIndex.append(i + 1)
+                tokens.append(l.token); sourceIndex.append(i)
+                i += 2; continue
             }
             tokens.append(l.token); sourceIndex.append(i); i += 1
         }
