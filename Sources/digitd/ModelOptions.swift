@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
     func resolvedPath() throws -> String {
         if let model { return model }
         guard let p = DefaultModel.path() else {
-            throw ValidationError("no model found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
+            throw CommandError("no model found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
         }
         return p
     }

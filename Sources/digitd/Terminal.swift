@@ -46,3 +46,11 @@ enum Interrupt {
     }
     static var isRequested: Bool { requested != 0 }
 }
+
+/// A failure caused by the user's input or environment (missing file, no model): printed by the
+/// argument parser as one line, `Error: <message>`, exit status 1 — without the usage text a
+/// `ValidationError` would add.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

@@ -51,6 +51,14 @@ extension Digitd {
         @Flag(help: "Continue from MODEL and MODEL.ckpt.")
         var resume = false
 
+        func validate() throws {
+            guard batchSize >= 8 else { throw ValidationError("--batch-size must be at least 8") }
+            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+            guard (0..<1).contains(negatives) else { throw ValidationError("--negatives must be in 0..<1") }
+            guard learningRate > 0, learningRate < 1 else { throw ValidationError("--lr must be in (0, 1)") }
+            if (testImages == nil) != (testLabels == nil) { throw ValidationError("--test-images and --test-labels go together") }
+        }
+
         func run() async throws {
             let images = try MNISTFiles.find(in: data, split: "train-images-idx3-ubyte")
             let labels = try MNISTFiles.find(in: data, split: "train-labels-idx1-ubyte")
@@ -64,7 +72,6 @@ extension Digitd {
             config.labelSmoothing = labelSmoothing; config.seed = seed; config.holdout = holdout
             config.augmentation = noAugment ? .none : AugmentationOptions()
             if !noAugment { config.augmentation.negativeFraction = negatives }
-            guard batchSize >= 8, epochs >= 1 else { throw ValidationError("--batch-size must be ≥ 8 and --epochs ≥ 1") }
 
             let trainer = try Trainer(config: config, data: set, test: test)
             let checkpoint = out + ".ckpt"
@@ -123,6 +130,6 @@ enum MNISTFiles {
             let p = (dir as NSString).appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: p) { return p }
         }
-        throw ValidationError("\(dir): no \(split)[.gz] here; run `digitd fetch --to \(dir)` to download MNIST")
+        throw CommandError("\(dir): no \(split)[.gz] here; run `digitd fetch --to \(dir)` to download MNIST")
     }
 }

@@ -7,7 +7,7 @@ import Testing
 /// The model every command uses by default (Models/digitd-default.safetensors), measured on the
 /// 10,000 MNIST test images committed as a fixture.
 struct ShippedModelTests {
-    static let model: Model = {
+    nonisolated(unsafe) static let model: Model = {
         openblas_set_num_threads(1)
         return try! Model.load(path: DefaultModel.path()!)
     }()
