@@ -11,7 +11,7 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         output.resize(x.shape)
         let src = x.data, dst = output.data
-        for i in 0..<x.count { dst[i] = max(src[i], 0) }
+        for i in 0..<x.count { let v = src[i]; dst[i] = v > 0 ? v : 0 }
         return output
     }
 
@@ -43,7 +43,22 @@ public final class MaxPool: Layer {
         let o = outputShape(x.shape)!
         output.resize(o)
         let planes = o[0] * o[1], h = x.shape[2], w = x.shape[3], oh = o[2], ow = o[3]
-        if training && argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
+        guard training else {
+            // Inference: no argmax bookkeeping, branch-free maxima the compiler can vectorise.
+            for p in 0..<planes {
+                let src = x.data + p * h * w, dst = output.data + p * oh * ow
+                for oy in 0..<oh {
+                    let r0 = src + 2 * oy * w, r1 = r0 + w, d = dst + oy * ow
+                    for ox in 0..<ow {
+                        let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1]
+                        let m0 = a > b ? a : b, m1 = c > e ? c : e
+                        d[ox] = m0 > m1 ? m0 : m1
+                    }
+                }
+            }
+            return output
+        }
+        if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
         argmax.withUnsafeMutableBufferPointer { am in
             for p in 0..<planes {
                 let src = x.data + p * h * w, dst = output.data + p * oh * ow
@@ -53,10 +68,8 @@ public final class MaxPool: Layer {
                         let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
                         let m = max(max(a, b), max(c, d))
                         dst[oy * ow + ox] = m
-                        if training {
-                            let base = 2 * oy * w + 2 * ox
-                            am[p * oh * ow + oy * ow + ox] = Int32(m == a ? base : m == b ? base + 1 : m == c ? base + w : base + w + 1)
-                        }
+                        let base = 2 * oy * w + 2 * ox
+                        am[p * oh * ow + oy * ow + ox] = Int32(m == a ? base : m == b ? base + 1 : m == c ? base + w : base + w + 1)
                     }
                 }
             }
