@@ -100,29 +100,32 @@ public struct SceneGenerator: Sendable {
         // Page -> image mapping: slight rotation and perspective.
         let page = PageWarp.random(width: w, height: h, rng: &rng)
 
-        // Ground: base level, linear lighting gradient, vignette, an optional soft shadow.
-        let base = chalk ? rng.uniform(25, 80) : rng.uniform(150, 245)
+        // Reflectance of the ground (paper or board, and the lines on it), and the light falling
+        // on the page: a linear gradient, a vignette and an optional soft shadow. The picture is
+        // light x reflectance, so a shadow darkens ink and paper alike, as a camera sees it.
+        let base = chalk ? rng.uniform(25, 80) : rng.uniform(170, 250)
         let gradient = (rng.uniform(-1, 1), rng.uniform(-1, 1))
-        let gradientStrength = rng.uniform(0, chalk ? 25 : 60)
-        let vignette = rng.uniform(0, 0.25)
+        let gradientStrength = rng.uniform(0, 0.35)
+        let vignette = rng.uniform(0, 0.3)
         let shadow = rng.chance(0.4) ? Shadow.random(width: w, height: h, rng: &rng) : nil
         if shadow != nil { conditions.append("shadow") }
-        var ground = [Float](repeating: 0, count: w * h)
+        var light = [Float](repeating: 0, count: w * h)
+        var ground = [Float](repeating: Float(base), count: w * h)
         for y in 0..<h {
             let ny = Double(y) / Double(h) - 0.5
             for x in 0..<w {
                 let nx = Double(x) / Double(w) - 0.5
-                var v = base + gradientStrength * (gradient.0 * nx + gradient.1 * ny) * 2
+                var v = 1 + gradientStrength * (gradient.0 * nx + gradient.1 * ny)
                 v *= 1 - vignette * (nx * nx + ny * ny) * 2
                 if let s = shadow { v *= s.factor(x: Double(x), y: Double(y)) }
-                ground[y * w + x] = Float(v)
+                light[y * w + x] = Float(v)
             }
         }
 
         // Ruled or grid lines, drawn on the page (so they follow its perspective).
         let ruling = rng.uniform(0, 1)
         let lineSpacing = rng.uniform(0.045, 0.09) * Double(h)
-        let lineDarkness = Float(rng.uniform(0.15, 0.5))
+        let lineDarkness = Float(rng.uniform(0.1, 0.45))
         let lineWidth = rng.uniform(0.8, 2.2)
         let grid = ruling < 0.2, ruled = ruling < 0.5
         if ruled { conditions.append(grid ? "grid" : "ruled") }
@@ -200,7 +203,7 @@ public struct SceneGenerator: Sendable {
         var pixels = [Float](repeating: 0, count: w * h)
         for i in 0..<(w * h) {
             let a = ink[i] * inkContrast
-            pixels[i] = ground[i] * (1 - a) + inkLevel * a
+            pixels[i] = light[i] * (ground[i] * (1 - a) + inkLevel * a)
         }
         // Chalk is grainy.
         if chalk {

@@ -10,6 +10,10 @@ public struct ThresholdSettings: Sendable, Equatable {
     /// bright well-lit paper needs more contrast than a page in shadow.
     public var relativeContrast: Int = 14
     public var polarity: InkPolarity = .automatic
+    /// If above 0, pixels that pass only this lower contrast (levels, and the same fraction of
+    /// the relative rule) are marked `weakInk` (64) instead of 0, for `LineRemover` to follow
+    /// faint lines; the remover clears them.
+    public var weakContrast: Int = 0
     public init() {}
 
     /// A window of about 1/8 of the short side: several times the stroke width of any digit
@@ -73,6 +77,8 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
     case let fixed: polarity = fixed
     }
     let dark = polarity == .darkOnLight
+    let weakC = settings.weakContrast
+    let weakRel = minC > 0 ? rel * weakC / minC : 0
     for y in 0..<height {
         let y0 = max(0, y - r), y1 = min(height, y + r + 1)
         let top = y0 * stride, bottom = y1 * stride
@@ -86,15 +92,12 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
             // Compare p with the mean in units of 1/count, avoiding a division per pixel:
             // dark ink if mean - p >= max(minC, rel% of mean),
             // light ink if p - mean >= max(minC, rel% of (255 - mean)).
-            let ink: Bool
-            if dark {
-                let d = sum - p
-                ink = d >= minC * count && d * 100 >= rel * sum
-            } else {
-                let d = p - sum
-                ink = d >= minC * count && d * 100 >= rel * (255 * count - sum)
-            }
-            mask[src + x] = ink ? 255 : 0
+            let d = dark ? sum - p : p - sum
+            let reference = dark ? sum : 255 * count - sum
+            var v: UInt8 = 0
+            if d >= minC * count && d * 100 >= rel * reference { v = 255 }
+            else if weakC > 0 && d >= weakC * count && d * 100 >= weakRel * reference { v = weakInk }
+            mask[src + x] = v
         }
     }
     return polarity

@@ -37,7 +37,7 @@ public final class DigitDetector {
     private var working = GrayImage(width: 0, height: 0)
     private var mask = GrayImage(width: 0, height: 0)
     private var integral: [UInt32] = []
-    private var lineScratch: [UInt16] = []
+    private let lineRemover = LineRemover()
     private let labeller = ComponentLabeller()
     private let normalizer = MNISTNormalizer()
 
@@ -66,7 +66,6 @@ public final class DigitDetector {
             working = GrayImage(width: w, height: h)
             mask = GrayImage(width: w, height: h)
             integral = [UInt32](repeating: 0, count: (w + 1) * (h + 1))
-            lineScratch = [UInt16](repeating: 0, count: 2 * w * h + 2 * w)
         }
         if s > 1 {
             image.pixels.withUnsafeBufferPointer { src in
@@ -79,6 +78,7 @@ public final class DigitDetector {
 
         var threshold = settings.threshold
         threshold.polarity = settings.polarity
+        if settings.removeLines && threshold.weakContrast == 0 { threshold.weakContrast = max(4, threshold.minimumContrast / 2) }
         let source = s > 1 ? working : image
         let polarity = source.pixels.withUnsafeBufferPointer { p in
             integral.withUnsafeMutableBufferPointer { i in
@@ -92,9 +92,7 @@ public final class DigitDetector {
         if settings.removeLines {
             let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
             _ = mask.pixels.withUnsafeMutableBufferPointer { m in
-                lineScratch.withUnsafeMutableBufferPointer { sc in
-                    removeLines(m, width: w, height: h, settings: lineSettings, scratch: sc)
-                }
+                lineRemover.remove(m, width: w, height: h, settings: lineSettings)
             }
         }
         clock.mark("lines")

@@ -27,7 +27,7 @@ extension Digitd {
         @Option(help: "Write the image with boxes, digits and numbers drawn on it (a file for one image, else a directory).")
         var annotate: String?
 
-        @Option(help: "Write each 28x28 network input with its prediction into this directory.")
+        @Option(help: "Write each 28x28 network input with its prediction, and the ink mask, into this directory.")
         var crops: String?
 
         @Flag(help: "Print the time of each pipeline stage.")
@@ -77,6 +77,7 @@ extension Digitd {
                         try saveImage(ScanSupport.annotate(gray, reading), path: out)
                     }
                     if let dir = crops, let debug = reading.debug {
+                        try saveImage(debug.binary, path: (dir as NSString).appendingPathComponent(ScanSupport.stem(path) + "-mask.png"))
                         for (k, c) in debug.candidates.enumerated() {
                             let name = String(format: "%@-%03d-%d-%.2f%@.png", ScanSupport.stem(path), k, c.digit, c.confidence, c.accepted ? "" : "-rejected")
                             let pixels = c.crop.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }

@@ -40,6 +40,9 @@ extension Digitd {
         @Flag(help: "With --score: print the figures as one JSON object.")
         var json = false
 
+        @Flag(help: "With --score: list each scene's misses and false detections.")
+        var verbose = false
+
         func validate() throws {
             if out == nil && score == nil { throw ValidationError("give --out DIR to write scenes or --score N to score the pipeline") }
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
@@ -52,7 +55,7 @@ extension Digitd {
                 try ScanSupport.makeDirectory(dir)
                 var truth = ""
                 for i in 0..<count {
-                    let scene = generator.render(seed: seed &+ UInt64(i), options: SynthSupport.options(index: i))
+                    let scene = generator.render(seed: seed &+ UInt64(i), options: SynthSupport.options(seed: seed &+ UInt64(i)))
                     let name = String(format: "scene-%04d.png", i)
                     try saveImage(scene.image, path: (dir as NSString).appendingPathComponent(name))
                     truth += SynthSupport.truthLine(name: name, scene: scene) + "\n"
@@ -62,7 +65,7 @@ extension Digitd {
             }
             if let n = score {
                 let recognizer = Recognizer(classifier: try ScanSupport.loadClassifier(model))
-                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed)
+                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total
                     ScanSupport.printLine("{\"scenes\":\(t.scenes),\"f1\":\(t.f1),\"precision\":\(t.precision),\"recall\":\(t.recall),"
@@ -94,8 +97,9 @@ enum SynthSupport {
         }
     }
 
-    /// Scene i of a set: sizes alternate, every tenth page has no digits.
-    static func options(index i: Int) -> SceneGenerator.Options {
+    /// The scene drawn from `seed`: sizes alternate, every tenth page has no digits.
+    static func options(seed: UInt64) -> SceneGenerator.Options {
+        let i = Int(truncatingIfNeeded: (seed &- 1) % 1_000_000)
         var o = SceneGenerator.Options()
         if i % 2 == 0 { o.width = 1280; o.height = 720 } else { o.width = 640; o.height = 480 }
         o.withDigits = i % 10 != 9
@@ -109,18 +113,29 @@ enum SynthSupport {
             + "\"conditions\":\(ScanSupport.quote(scene.conditions)),\"digits\":[\(digits)],\"numbers\":[\(numbers)]}"
     }
 
-    static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64)
+    static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false)
         -> (total: SceneScore, parts: [String: SceneScore]) {
         var total = SceneScore()
         var parts: [String: SceneScore] = [:]
         for i in 0..<count {
-            let scene = generator.render(seed: seed &+ UInt64(i), options: options(index: i))
+            let scene = generator.render(seed: seed &+ UInt64(i), options: options(seed: seed &+ UInt64(i)))
             let reading = recognizer.read(scene.image)
             var s = SceneScore()
             s.add(truthDigits: scene.digits, truthNumbers: scene.numbers, reading: reading)
             total.add(s)
+            if verbose && (s.hits < s.trueDigits || s.hits < s.detections) {
+                var line = "scene \(i) seed \(seed &+ UInt64(i)) [\(scene.conditions)]: \(s.hits)/\(s.trueDigits) hit, \(s.detections) detections"
+                for t in scene.digits where !reading.detections.contains(where: { $0.box.iou(t.box) >= 0.5 && $0.digit == t.digit }) {
+                    let near = reading.detections.max { $0.box.iou(t.box) < $1.box.iou(t.box) }
+                    line += "\n    missed \(t.digit) at \(ScanSupport.box(t.box))" + (near.map { " (nearest: \($0.digit) \(ScanSupport.box($0.box)) iou \(String(format: "%.2f", $0.box.iou(t.box))))" } ?? "")
+                }
+                for d in reading.detections where !scene.digits.contains(where: { $0.box.iou(d.box) >= 0.5 }) {
+                    line += "\n    false \(d.digit) \(String(format: "%.3f", d.confidence)) at \(ScanSupport.box(d.box))"
+                }
+                ScanSupport.printLine(line)
+            }
             let c = scene.conditions.split(separator: " ").map(String.init)
-            for key in [c[0], c[1]] + c.dropFirst(2).filter({ ["ruled", "grid", "shadow"].contains($0) || $0.hasPrefix("noise") }) {
+            for key in [c[0], c[1]] + c.dropFirst(2).filter({ ["ruled", "grid", "shadow"].contains($0) }).map({ $0 }) + (c.contains(where: { $0.hasPrefix("noise") }) ? ["noisy"] : []) + (c.contains(where: { $0.hasPrefix("jpeg") }) ? ["jpeg"] : []) + (c.contains(where: { $0.hasPrefix("blur") }) ? ["blurred"] : []) {
                 parts[key, default: SceneScore()].add(s)
             }
         }

@@ -1,0 +1,65 @@
+import Imaging
+import Testing
+@testable import Vision
+
+/// A 200x60 mask with a horizontal line 2 px thick at rows 30-31 across the whole width, and a
+/// "digit" (a vertical bar 4 px wide, rows 10-50, plus a short horizontal stroke) crossing it.
+private func ruledMaskWithDigit() -> GrayImage {
+    var m = GrayImage(width: 200, height: 60)
+    for x in 0..<200 { m[x, 30] = 255; m[x, 31] = 255 }
+    for y in 10..<50 { for x in 100..<104 { m[x, y] = 255 } }
+    for x in 92..<112 { for y in 10..<13 { m[x, y] = 255 } }
+    return m
+}
+
+@Test func removeLines_deletesALongThinHorizontalLine_andKeepsTheDigitCrossingIt() {
+    var m = ruledMaskWithDigit()
+    let removed = removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
+    // The line is gone except where the bar crosses it.
+    #expect(removed == 2 * 200 - 2 * 4)
+    #expect(m[20, 30] == 0 && m[180, 31] == 0)
+    // The digit is whole: its bar (including the crossing) and its top stroke.
+    for y in 10..<50 { #expect(m[101, y] == 255) }
+    #expect(m[95, 11] == 255)
+    #expect(connectedComponents(m).count == 1)
+}
+
+@Test func removeLines_followsALineBrokenIntoDashes_throughWeakInk() {
+    var m = GrayImage(width: 200, height: 40)
+    for x in 0..<200 { m[x, 20] = x % 10 < 4 ? 255 : weakInk }
+    let removed = removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
+    #expect(removed == 80)     // the strong dashes; the weak ink between them is cleared too
+    #expect(m.pixels.allSatisfy { $0 == 0 })
+}
+
+@Test func removeLines_removesAnUnderline_butKeepsTheStrokesStandingOnIt() {
+    // Ten 4x20 bars 6 px apart standing on a 2 px underline, 94 px long.
+    var m = GrayImage(width: 200, height: 40)
+    for k in 0..<10 { for y in 10..<32 { for x in (10 + k * 10)..<(14 + k * 10) { m[x, y] = 255 } } }
+    for x in 10..<104 { m[x, 30] = 255; m[x, 31] = 255 }
+    removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
+    #expect(connectedComponents(m).count == 10)
+    #expect(m.pixels.filter { $0 != 0 }.count == 10 * 4 * 22)
+}
+
+@Test func removeLines_followsATiltedLine() {
+    // A 1 px line climbing one row every 12 columns (about 5 degrees).
+    var m = GrayImage(width: 240, height: 60)
+    for x in 0..<240 { m[x, 45 - x / 12] = 255 }
+    removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 80, minimumVerticalLength: 80, maximumThickness: 3))
+    #expect(m.pixels.allSatisfy { $0 == 0 })
+}
+
+@Test func removeLines_keepsShortStrokes() {
+    var m = GrayImage(width: 200, height: 60)
+    for x in 20..<70 { m[x, 30] = 255; m[x, 31] = 255 }    // 50 px: shorter than a line
+    removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
+    #expect(m.pixels.filter { $0 == 255 }.count == 100)
+}
+
+@Test func removeLines_deletesVerticalGridLines() {
+    var m = GrayImage(width: 60, height: 200)
+    for y in 0..<200 { m[30, y] = 255 }
+    removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
+    #expect(m.pixels.allSatisfy { $0 == 0 })
+}
