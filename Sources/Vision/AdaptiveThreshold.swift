@@ -6,8 +6,8 @@ public struct ThresholdSettings: Sendable, Equatable {
     public var window: Int = 0
     /// A pixel is ink only if it differs from its neighbourhood mean by at least this many levels...
     public var minimumContrast: Int = 14
-    /// ...and by at least this percentage of the mean (dark ink) or of 255 - mean (light ink), so
-    /// bright well-lit paper needs more contrast than a page in shadow.
+    /// ...and by at least this percentage of the mean, so bright well-lit paper needs more
+    /// contrast than a page in shadow (ink contrast scales with the light, for either polarity).
     public var relativeContrast: Int = 14
     public var polarity: InkPolarity = .automatic
     /// If above 0, pixels that pass only this lower contrast (levels, and the same fraction of
@@ -90,10 +90,9 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
             let count = rows * (x1 - x0)
             let p = Int(pixels[src + x]) * count
             // Compare p with the mean in units of 1/count, avoiding a division per pixel:
-            // dark ink if mean - p >= max(minC, rel% of mean),
-            // light ink if p - mean >= max(minC, rel% of (255 - mean)).
+            // dark ink if mean - p >= max(minC, rel% of mean), light ink if p - mean >= the same.
             let d = dark ? sum - p : p - sum
-            let reference = dark ? sum : 255 * count - sum
+            let reference = sum
             var v: UInt8 = 0
             if d >= minC * count && d * 100 >= rel * reference { v = 255 }
             else if weakC > 0 && d >= weakC * count && d * 100 >= weakRel * reference { v = weakInk }

@@ -8,6 +8,8 @@ public struct Component: Sendable, Equatable {
     public var area: Int
     /// Sums of x, y, x*x, y*y and x*y over the ink pixels.
     public var sumX: Int, sumY: Int, sumXX: Int, sumYY: Int, sumXY: Int
+    /// Pixels of full-strength ink (value 255); the rest are weak ink joined by hysteresis.
+    public var strongArea: Int = 0
 
     public init(box: Box, area: Int, sumX: Int = 0, sumY: Int = 0, sumXX: Int = 0, sumYY: Int = 0, sumXY: Int = 0) {
         self.box = box; self.area = area
@@ -24,7 +26,7 @@ public struct Component: Sendable, Equatable {
 
     /// Merges another component's pixels into this one (for fragments of one digit).
     public mutating func absorb(_ o: Component) {
-        box = box.union(o.box); area += o.area
+        box = box.union(o.box); area += o.area; strongArea += o.strongArea
         sumX += o.sumX; sumY += o.sumY; sumXX += o.sumXX; sumYY += o.sumYY; sumXY += o.sumXY
     }
 }
@@ -43,11 +45,17 @@ public final class ComponentLabeller {
 
     public init() {}
 
-    public func label(_ mask: GrayImage, minimumArea: Int = 1) -> [Component] {
-        mask.pixels.withUnsafeBufferPointer { label($0, width: mask.width, height: mask.height, minimumArea: minimumArea) }
+    public func label(_ mask: GrayImage, minimumArea: Int = 1, minimumStrongFraction: Double = 0) -> [Component] {
+        mask.pixels.withUnsafeBufferPointer {
+            label($0, width: mask.width, height: mask.height, minimumArea: minimumArea, minimumStrongFraction: minimumStrongFraction)
+        }
     }
 
-    public func label(_ mask: UnsafeBufferPointer<UInt8>, width: Int, height: Int, minimumArea: Int = 1) -> [Component] {
+    /// Hysteresis: with weak ink in the mask (values 1...254), a component is kept only if at
+    /// least `minimumStrongFraction` of its pixels (and at least one) are strong (255), so faint
+    /// pixels join the strokes they touch but faint noise on its own is dropped.
+    public func label(_ mask: UnsafeBufferPointer<UInt8>, width: Int, height: Int, minimumArea: Int = 1,
+                      minimumStrongFraction: Double = 0) -> [Component] {
         precondition(mask.count >= width * height)
         runRow.removeAll(keepingCapacity: true)
         runStart.removeAll(keepingCapacity: true)
@@ -112,6 +120,10 @@ public final class ComponentLabeller {
             let sx = (x0 + x1 - 1) * len / 2
             let sxx = sumOfSquares(x1 - 1) - sumOfSquares(x0 - 1)
             components[s].area += len
+            var strong = 0
+            let rowStart = y * width
+            for x in x0..<x1 where mask[rowStart + x] == 255 { strong += 1 }
+            components[s].strongArea += strong
             components[s].sumX += sx
             components[s].sumY += y * len
             components[s].sumXX += sxx
@@ -122,7 +134,8 @@ public final class ComponentLabeller {
         }
         var out: [Component] = []
         out.reserveCapacity(components.count)
-        for s in 0..<components.count where components[s].area >= minimumArea {
+        for s in 0..<components.count where components[s].area >= minimumArea
+            && components[s].strongArea > 0 && Double(components[s].strongArea) >= minimumStrongFraction * Double(components[s].area) {
             var c = components[s]
             c.box = Box(x: minX[s], y: minY[s], width: maxX[s] - minX[s], height: maxY[s] - minY[s])
             out.append(c)

@@ -9,6 +9,9 @@ public struct DetectorSettings: Sendable {
     /// Contrast rules; the window is chosen from the working image unless set.
     public var threshold = ThresholdSettings()
     public var removeLines = true
+    /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
+    /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
+    public var hysteresis = true
     /// Shear each crop upright by its second moments (see `deskewMNIST`).
     public var deskew = false
     /// At most this many candidates per image (the largest are kept).
@@ -78,7 +81,9 @@ public final class DigitDetector {
 
         var threshold = settings.threshold
         threshold.polarity = settings.polarity
-        if settings.removeLines && threshold.weakContrast == 0 { threshold.weakContrast = max(4, threshold.minimumContrast / 2) }
+        if (settings.removeLines || settings.hysteresis) && threshold.weakContrast == 0 {
+            threshold.weakContrast = max(4, threshold.minimumContrast / 2)
+        }
         let source = s > 1 ? working : image
         let polarity = source.pixels.withUnsafeBufferPointer { p in
             integral.withUnsafeMutableBufferPointer { i in
@@ -92,13 +97,14 @@ public final class DigitDetector {
         if settings.removeLines {
             let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
             _ = mask.pixels.withUnsafeMutableBufferPointer { m in
-                lineRemover.remove(m, width: w, height: h, settings: lineSettings)
+                lineRemover.remove(m, width: w, height: h, settings: lineSettings, keepWeakInk: settings.hysteresis)
             }
         }
         clock.mark("lines")
 
         let candidateSettings = CandidateSettings.forImage(width: w, height: h)
-        let components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2))
+        let components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
+                                        minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
         clock.mark("components")
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))

@@ -33,7 +33,7 @@ public let weakInk: UInt8 = 64
 /// step (horizontal lines; rows for vertical ones) and is at least the minimum length, each
 /// background pixel bridged costing 4 pixels of length: such a path follows tilted, slightly
 /// curved and dashed lines. Its strong pixels are removed where the ink
-/// across the line is thin; where a digit's stroke crosses a line it is thicker than the line,
+/// across the line is thin (weak pixels on it go too); where a digit's stroke crosses a line it is thicker than the line,
 /// so it stays and the digit is not cut. Returns the number of ink pixels removed.
 @discardableResult
 public func removeLines(_ mask: inout GrayImage, settings: LineRemovalSettings) -> Int {
@@ -81,12 +81,14 @@ public final class LineRemover {
 
     public init() {}
 
+    /// `keepWeakInk`: leave weak pixels that are not on a line in the mask (for hysteresis
+    /// labelling) instead of clearing them all.
     public func remove(_ mask: UnsafeMutableBufferPointer<UInt8>, width w: Int, height h: Int,
-                       settings: LineRemovalSettings) -> Int {
+                       settings: LineRemovalSettings, keepWeakInk: Bool = false) -> Int {
         precondition(mask.count >= w * h)
         let n = w * h
         guard w > 2, h > 2 else {
-            for i in 0..<n where mask[i] != 255 { mask[i] = 0 }
+            if !keepWeakInk { for i in 0..<n where mask[i] != 255 { mask[i] = 0 } }
             return 0
         }
         if across.count < n {
@@ -167,7 +169,7 @@ public final class LineRemover {
                     if x < w - 1 { best = max(best, a[x + 1]) }
                     if mask[row + x] == 0 { b[x] = best > gapCost ? best - gapCost : 0; continue }
                     b[x] = best &+ 1
-                    if mask[row + x] == 255 && Int(fwd[row + x]) + Int(best) >= longV && Int(hrun[row + x]) <= thin
+                    if Int(fwd[row + x]) + Int(best) >= longV && (mask[row + x] != 255 || Int(hrun[row + x]) <= thin)
                         && straightAcross(mask, w, h, x, y, vertical: true) {
                         out[row + x] = 1
                     }
@@ -198,7 +200,7 @@ public final class LineRemover {
                     if y < h - 1 { best = max(best, a[y + 1]) }
                     if mask[o] == 0 { b[y] = best > gapCost ? best - gapCost : 0; continue }
                     b[y] = best &+ 1
-                    if mask[o] == 255 && Int(fwd[o]) + Int(best) >= longH && Int(vrun[o]) <= thin
+                    if Int(fwd[o]) + Int(best) >= longH && (mask[o] != 255 || Int(vrun[o]) <= thin)
                         && straightAcross(mask, w, h, x, y, vertical: false) {
                         out[o] = 1
                     }
@@ -207,7 +209,10 @@ public final class LineRemover {
             }
 
             for i in 0..<n where mask[i] != 0 {
-                if out[i] != 0 { mask[i] = 0; removed += 1 } else if mask[i] != 255 { mask[i] = 0 }
+                if out[i] != 0 {
+                    if mask[i] == 255 { removed += 1 }
+                    mask[i] = 0
+                } else if mask[i] != 255 && !keepWeakInk { mask[i] = 0 }
             }
         }}}}}}
         return removed
