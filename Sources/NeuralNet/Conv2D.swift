@@ -7,6 +7,8 @@ import CBLAS
 public final class Conv2D: Layer {
     public let inChannels: Int, outChannels: Int, kernel: Int, padding: Int
     public var needsInputGradient = true
+    /// Floats of im2col columns per inference chunk (128 Ki floats = 512 KB, half of L2).
+    public var inferenceColumnBudget = 128 * 1024
     public var token: String { "conv\(outChannels)k\(kernel)" + (padding > 0 ? "p\(padding)" : "") }
 
     var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
@@ -53,15 +55,24 @@ public final class Conv2D: Layer {
         let o = outputShape(x.shape)!
         let n = x.shape[1], oh = o[2], ow = o[3]
         let p = n * oh * ow, rows = inChannels * kernel * kernel
-        columns.resize([rows, p])
-        im2col(x, into: columns.data, n: n, h: x.shape[2], w: x.shape[3], oh: oh, ow: ow)
         output.resize(o)
-        // y[K, P] = bias broadcast, then += W[K, rows] * col[rows, P]
         for k in 0..<outChannels {
             (output.data + k * p).update(repeating: bias[k], count: p)
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(p), Int32(rows),
-                    1, weight, Int32(rows), columns.data, Int32(p), 1, output.data, Int32(p))
+        // Training keeps the whole column matrix for backward. Inference works through the batch
+        // in chunks whose columns stay in L2 (~512 KB), instead of streaming megabytes through memory.
+        let chunk = training ? n : max(1, min(n, inferenceColumnBudget / max(1, rows * oh * ow)))
+        columns.resize([rows, chunk * oh * ow])
+        var first = 0
+        while first < n {
+            let count = min(chunk, n - first)
+            let cp = count * oh * ow
+            im2col(x, into: columns.data, first: first, count: count, n: n, h: x.shape[2], w: x.shape[3], oh: oh, ow: ow)
+            // y[K, first*P' ..< (first+count)*P'] += W[K, rows] * col[rows, cp]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(cp), Int32(rows),
+                        1, weight, Int32(rows), columns.data, Int32(cp), 1, output.data + first * oh * ow, Int32(p))
+            first += count
+        }
         return output
     }
 
@@ -88,16 +99,18 @@ public final class Conv2D: Layer {
         return inputGrad
     }
 
-    /// col[(c*k+ky)*k+kx, (n*OH+oy)*OW+ox] = x[c, n, oy+ky-p, ox+kx-p] (0 outside).
-    private func im2col(_ x: Tensor, into col: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int, oh: Int, ow: Int) {
-        let p = n * oh * ow
+    /// col[(c*k+ky)*k+kx, (b*OH+oy)*OW+ox] = x[c, first+b, oy+ky-p, ox+kx-p] (0 outside), for the
+    /// `count` images from `first` of a batch of `n`.
+    private func im2col(_ x: Tensor, into col: UnsafeMutablePointer<Float>, first: Int, count: Int, n: Int,
+                        h: Int, w: Int, oh: Int, ow: Int) {
+        let p = count * oh * ow
         for c in 0..<inChannels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let dst = col + ((c * kernel + ky) * kernel + kx) * p
                     let ox0 = max(0, padding - kx), ox1 = min(ow, w + padding - kx)
-                    for b in 0..<n {
-                        let src = x.data + (c * n + b) * h * w
+                    for b in 0..<count {
+                        let src = x.data + (c * n + first + b) * h * w
                         for oy in 0..<oh {
                             let row = dst + (b * oh + oy) * ow
                             let iy = oy + ky - padding

@@ -48,12 +48,14 @@ struct ModelFileTests {
         for i in a.indices { #expect(abs(a[i] - b[i]) <= 1e-4 * max(1, abs(a[i])), "logit \(i): \(a[i]) vs \(b[i])") }
     }
 
-    @Test func convolutionMatchesANaiveDirectConvolution() throws {
+    @Test(arguments: [128 * 1024, 360, 1])
+    func convolutionMatchesANaiveDirectConvolution(columnBudget: Int) throws {
         let conv = Conv2D(inChannels: 2, outChannels: 3, kernel: 3, padding: 1)
+        conv.inferenceColumnBudget = columnBudget   // 360 floats = one image per chunk
         var rng = RandomSource(seed: 1)
         var w = (0..<54).map { _ in rng.normal() }, b = [Float](arrayLiteral: 0.1, -0.2, 0.3)
         var gw = [Float](repeating: 0, count: 54), gb = [Float](repeating: 0, count: 3)
-        let (n, h, wd) = (2, 5, 4)
+        let (n, h, wd) = (3, 5, 4)
         let x = Tensor(shape: [2, n, h, wd], values: (0..<(2 * n * h * wd)).map { _ in rng.normal() })
         let y = w.withUnsafeMutableBufferPointer { wp in b.withUnsafeMutableBufferPointer { bp in
             gw.withUnsafeMutableBufferPointer { gwp in gb.withUnsafeMutableBufferPointer { gbp in
