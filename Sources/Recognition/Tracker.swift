@@ -11,8 +11,9 @@ public struct TrackerOptions: Sendable, Equatable {
     public var stableFrames: Int = 3
     /// ...and its smoothed probability is at least this.
     public var minimumConfidence: Double = 0.5
-    /// A track not seen for more than this many frames is gone.
-    public var maximumMissedFrames: Int = 5
+    /// A track not seen for more than this many frames is gone (10: a third of a second at 30 fps,
+    /// enough to bridge the frames a faint digit is missed in; measured on generated sequences).
+    public var maximumMissedFrames: Int = 10
     public init() {}
 }
 

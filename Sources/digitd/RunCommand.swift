@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBLAS
 import Capture
 import Display
 import Foundation
@@ -144,6 +145,7 @@ extension Digitd {
                 throw ExitCode(1)
             }
 
+            openblas_set_num_threads(Int32(c.networkThreads))
             let view = c.headless ? nil : makeWindow(c, log: log)
             var recognizerOptions = RecognizerOptions()
             recognizerOptions.minimumConfidence = c.minimumConfidence
