@@ -1,0 +1,114 @@
+import Imaging
+import NeuralNet
+import Testing
+import Vision
+@testable import Recognition
+
+/// A stand-in network: answers `digit` with probability `confidence` for every crop, the rest
+/// spread evenly; with 11 classes, "not a digit" gets `notDigit`.
+final class FixedClassifier: DigitClassifier {
+    let classCount: Int
+    let digit: Int, confidence: Float, notDigit: Float
+    private(set) var calls = 0, crops = 0
+    init(digit: Int, confidence: Float, classCount: Int = 10, notDigit: Float = 0) {
+        self.digit = digit; self.confidence = confidence; self.classCount = classCount; self.notDigit = notDigit
+    }
+    func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
+        calls += 1; crops += count
+        for i in 0..<count {
+            let rest = (1 - confidence - notDigit) / Float(classCount - 1 - (classCount > 10 ? 1 : 0))
+            for k in 0..<classCount { p[i * classCount + k] = rest }
+            p[i * classCount + digit] = confidence
+            if classCount > 10 { p[i * classCount + 10] = notDigit }
+        }
+    }
+}
+
+/// A 320x200 page with "2024" written in the bitmap font at scale 7 (35x49 glyphs) at (40, 60)
+/// and "7" alone at (250, 120); returns the page and the glyphs' ink boxes.
+func fontPage(inverted: Bool = false) -> (GrayImage, [Box]) {
+    var g = GrayImage(width: 320, height: 200, fill: 215)
+    g.drawText("2024", x: 40, y: 60, scale: 7, value: 30)
+    g.drawText("7", x: 250, y: 120, scale: 7, value: 30)
+    var boxes: [Box] = []
+    for (i, c) in "2024".enumerated() { boxes.append(inkBox(c, x: 40 + i * 42, y: 60, scale: 7)) }
+    boxes.append(inkBox("7", x: 250, y: 120, scale: 7))
+    return (inverted ? g.inverted() : g, boxes)
+}
+
+func inkBox(_ c: Character, x: Int, y: Int, scale: Int) -> Box {
+    let rows = BitmapFont.rows(c)!
+    var x0 = 5, x1 = -1, y0 = 7, y1 = -1
+    for (r, bits) in rows.enumerated() { for col in 0..<5 where bits & (0x10 >> UInt8(col)) != 0 {
+        x0 = min(x0, col); x1 = max(x1, col); y0 = min(y0, r); y1 = max(y1, r)
+    } }
+    return Box(x: x + x0 * scale, y: y + y0 * scale, width: (x1 - x0 + 1) * scale, height: (y1 - y0 + 1) * scale)
+}
+
+@Test(arguments: [false, true])
+func recognizer_findsEachGlyph_inOneBatch_andGroupsTheNumber(inverted: Bool) {
+    let (page, truth) = fontPage(inverted: inverted)
+    let stub = FixedClassifier(digit: 3, confidence: 0.9)
+    let reading = Recognizer(classifier: stub).read(page)
+    #expect(stub.calls == 1)
+    #expect(reading.detections.count == 5)
+    for t in truth {
+        #expect(reading.detections.contains { $0.box.iou(t) >= 0.8 && $0.digit == 3 }, "no detection at \(t)")
+    }
+    #expect(reading.numbers.map { $0.value } == ["3333", "3"])
+    let number = reading.numbers[0]
+    #expect(number.box.iou(truth[0].union(truth[3])) > 0.9)
+    #expect(abs(number.confidence - 0.9 * 0.9 * 0.9 * 0.9) < 1e-4)
+    #expect(reading.timings.map { $0.stage }.contains("classify"))
+}
+
+@Test func recognizer_rejectsUnsureReadings_andTheNotADigitClass() {
+    let (page, _) = fontPage()
+    #expect(Recognizer(classifier: FixedClassifier(digit: 3, confidence: 0.3)).read(page).detections.isEmpty)
+    let notDigit = FixedClassifier(digit: 3, confidence: 0.35, classCount: 11, notDigit: 0.6)
+    var options = RecognizerOptions(); options.minimumConfidence = 0.3
+    #expect(Recognizer(classifier: notDigit, options: options).read(page).detections.isEmpty)
+    let sure = FixedClassifier(digit: 3, confidence: 0.9, classCount: 11, notDigit: 0.05)
+    #expect(Recognizer(classifier: sure).read(page).detections.count == 5)
+}
+
+@Test func recognizer_keepsTheMaskAndCropsForTheDebugView_whenAsked() {
+    let (page, _) = fontPage()
+    var options = RecognizerOptions(); options.keepDebugImages = true
+    let reading = Recognizer(classifier: FixedClassifier(digit: 1, confidence: 0.99), options: options).read(page)
+    let debug = try! #require(reading.debug)
+    #expect(debug.binary.width == page.width / debug.binaryScale)
+    #expect(debug.binary.pixels.contains(255))
+    #expect(debug.candidates.count == 5 && debug.candidates.allSatisfy { $0.crop.count == 784 && $0.accepted })
+    #expect(Recognizer(classifier: FixedClassifier(digit: 1, confidence: 0.99)).read(page).debug == nil)
+}
+
+@Test func recognizer_survivesEmptyTinyAndFlatImages() {
+    let r = Recognizer(classifier: FixedClassifier(digit: 1, confidence: 0.99))
+    #expect(r.read(GrayImage(width: 0, height: 0)).detections.isEmpty)
+    #expect(r.read(GrayImage(width: 3, height: 2, fill: 9)).detections.isEmpty)
+    #expect(r.read(GrayImage(width: 640, height: 480, fill: 128)).detections.isEmpty)
+    // Sizes change from frame to frame without trouble (buffers are reused).
+    #expect(r.read(fontPage().0).detections.count == 5)
+    #expect(r.read(GrayImage(width: 1920, height: 1080, fill: 200)).detections.isEmpty)
+}
+
+@Test func sceneScore_countsHitsFindsAndNumbers() {
+    var s = SceneScore()
+    let truth: [(box: Box, digit: Int)] = [(Box(x: 0, y: 0, width: 10, height: 20), 1), (Box(x: 20, y: 0, width: 10, height: 20), 2)]
+    var reading = FrameReading(width: 100, height: 100, detections: [
+        Detection(box: Box(x: 1, y: 0, width: 10, height: 20), digit: 1, confidence: 0.9, probabilities: []),
+        Detection(box: Box(x: 20, y: 1, width: 10, height: 20), digit: 7, confidence: 0.9, probabilities: []),
+        Detection(box: Box(x: 60, y: 60, width: 10, height: 20), digit: 4, confidence: 0.9, probabilities: []),
+    ], numbers: [NumberReading(value: "17", box: Box(x: 0, y: 0, width: 30, height: 20), confidence: 0.8)], timings: [])
+    s.add(truthDigits: truth, truthNumbers: [(Box(x: 0, y: 0, width: 30, height: 20), "12")], reading: reading)
+    #expect(s.found == 2 && s.hits == 1 && s.detections == 3 && s.trueDigits == 2)
+    #expect(abs(s.precision - 1.0 / 3) < 1e-9 && s.recall == 0.5 && s.labelAccuracy == 0.5)
+    #expect(s.numbersExact == 0)
+    reading.numbers[0].value = "12"
+    var t = SceneScore()
+    t.add(truthDigits: [], truthNumbers: [], reading: reading)
+    #expect(t.emptyPages == 1 && t.emptyPageDetections == 3)
+    t.add(truthDigits: truth, truthNumbers: [(Box(x: 0, y: 0, width: 30, height: 20), "12")], reading: reading)
+    #expect(t.numbersExact == 1)
+}

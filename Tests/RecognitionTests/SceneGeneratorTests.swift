@@ -1,0 +1,38 @@
+import Imaging
+import Testing
+@testable import Recognition
+
+@Test func sceneGenerator_isDeterministic_andItsTruthLiesOnInk() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    let a = generator.render(seed: 42, options: options)
+    let b = generator.render(seed: 42, options: options)
+    #expect(a.image == b.image && a.digits.map { $0.box } == b.digits.map { $0.box })
+    #expect(generator.render(seed: 43, options: options).image != a.image)
+    #expect(!a.digits.isEmpty && a.numbers.map { $0.value.count }.reduce(0, +) == a.digits.count)
+    for d in a.digits {
+        #expect(d.box.x >= 0 && d.box.y >= 0 && d.box.maxX <= 640 && d.box.maxY <= 480)
+        // Ink is darker than the paper around the box.
+        var inside = 0, count = 0
+        for y in d.box.y..<d.box.maxY { for x in d.box.x..<d.box.maxX { inside += Int(a.image[x, y]); count += 1 } }
+        let ring = Box(x: max(0, d.box.x - 6), y: max(0, d.box.y - 6), width: d.box.width + 12, height: d.box.height + 12)
+        var around = 0, ringCount = 0
+        for y in ring.y..<min(480, ring.maxY) { for x in ring.x..<min(640, ring.maxX) where !(x >= d.box.x && x < d.box.maxX && y >= d.box.y && y < d.box.maxY) {
+            around += Int(a.image[x, y]); ringCount += 1
+        } }
+        #expect(inside / count < around / max(ringCount, 1))
+    }
+}
+
+@Test func sceneGenerator_drawsChalkboardsLightOnDark_andEmptyPagesWithoutDigits() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 320; options.height = 240; options.chalkboard = true
+    let board = generator.render(seed: 5, options: options)
+    let mean = board.image.pixels.map(Int.init).reduce(0, +) / board.image.pixels.count
+    #expect(mean < 110)
+    options.withDigits = false
+    let empty = generator.render(seed: 6, options: options)
+    #expect(empty.digits.isEmpty && empty.numbers.isEmpty)
+}
