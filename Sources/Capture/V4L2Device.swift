@@ -8,12 +8,17 @@ public struct V4L2Error: Error, Equatable, Sendable, CustomStringConvertible {
     /// What digitd was doing, in words.
     public var purpose: String
     public var errno: Errno
-    public var description: String { "\(device): \(purpose) (\(operation)): \(errno)" }
+    public var description: String {
+        errno == Errno(ENOTTY) ? "\(device): not a V4L2 device (\(operation): \(errno))"
+                               : "\(device): \(purpose) (\(operation)): \(errno)"
+    }
 
     /// Failures that mean the device is gone or broken for now and is worth reopening later,
     /// as opposed to a device that can never work (not a capture device, no streaming).
     public var isTransient: Bool {
         switch errno {
+        case Errno(ENOTTY):
+            return false   // not a V4L2 device at all (libv4l2 already fails in open)
         case .noDevice, .noSuchFile, .ioError, .busy, .permissionDenied, Errno(ENXIO), Errno(EPIPE),
              Errno(ETIMEDOUT), Errno(ENOSPC), Errno(ENOMEM):
             return true

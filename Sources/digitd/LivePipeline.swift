@@ -196,7 +196,8 @@ final class LivePipeline {
             case .timedOut:
                 continue
             case .finished:
-                summary.reason = state.failure == nil ? "end of stream" : "capture error"
+                // The capture thread also ends on a stop request; say why it really ended.
+                summary.reason = control.stopRequested ?? (state.failure == nil ? "end of stream" : "capture error")
                 break loop
             case .frame(let frame):
                 let t0 = MonotonicClock.now()
@@ -293,8 +294,7 @@ final class LivePipeline {
             do {
                 result = try source.nextFrame()
             } catch {
-                log(.error, "\(error)")
-                state.fail("\(error)")
+                state.fail("\(error)")   // reported once, as the run's failure
                 return
             }
             let stats = source.statistics
