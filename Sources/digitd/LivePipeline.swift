@@ -109,6 +109,9 @@ final class LivePipeline {
         var statusInterval = 2.0
         /// Frames that may wait between capture and recognition for on-demand sources.
         var queueCapacity = 1
+        /// Recognise at most this many frames per second from live sources (the newest frame at
+        /// each turn; the others count as dropped). nil: every frame recognition can keep up with.
+        var maximumRecognitionRate: Double? = nil
     }
 
     let source: any FrameSource
@@ -168,6 +171,8 @@ final class LivePipeline {
         var lastFrameIndex = -1
         var lastSource = source.name
         let takeTimeout = view == nil ? 0.1 : 1.0 / 120
+        var lastRecognition = -Double.infinity
+        let policy = queuePolicy
 
         loop: while true {
             if let reason = control.stopRequested { summary.reason = reason; break }
@@ -182,6 +187,10 @@ final class LivePipeline {
                 } catch {
                     summary.failure = error.description; summary.reason = "output error"; break
                 }
+            }
+            if let rate = settings.maximumRecognitionRate, policy == .latestWins {
+                let wait = lastRecognition + 1 / rate - MonotonicClock.now()
+                if wait > 0 { MonotonicClock.sleep(min(wait, takeTimeout)); continue }
             }
             let taken = queue.take(timeout: takeTimeout)
             let now = MonotonicClock.now()
@@ -201,6 +210,7 @@ final class LivePipeline {
                 break loop
             case .frame(let frame):
                 let t0 = MonotonicClock.now()
+                lastRecognition = t0
                 let reading = recognize(frame.image)
                 let events = tracker.update(reading, frame: frame.index)
                 let processing = 1000 * (MonotonicClock.now() - t0)

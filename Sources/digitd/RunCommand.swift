@@ -74,6 +74,9 @@ extension Digitd {
         @Option(help: "Least probability for a digit to be reported (0...1).")
         var minConfidence: Float?
 
+        @Option(help: "Recognise at most this many frames per second from a camera (0 = every frame it can).")
+        var maxFps: Double?
+
         @Option(help: "Frames a digit must stay the same before the tracker reports it.")
         var stableFrames: Int?
 
@@ -91,6 +94,7 @@ extension Digitd {
             if let minConfidence, !(0...1).contains(minConfidence) { throw ValidationError("--min-confidence must be within 0...1") }
             if let stableFrames, stableFrames < 1 { throw ValidationError("--stable-frames must be at least 1") }
             if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
+            if let maxFps, !(0...240).contains(maxFps) { throw ValidationError("--max-fps must be within 0...240") }
         }
 
         /// Defaults, then the config file, then the flags.
@@ -117,6 +121,7 @@ extension Digitd {
             if let fullscreen { c.fullscreen = fullscreen }
             if let minConfidence { c.minimumConfidence = minConfidence }
             if let stableFrames { c.tracker.stableFrames = stableFrames }
+            if let maxFps { c.maximumRecognitionRate = maxFps }
             if let maxFrames { c.maximumFrames = maxFrames }
             if let notify { c.notify = notify }
             return c
@@ -170,6 +175,7 @@ extension Digitd {
             settings.realtime = c.realtime
             settings.fallbackFrameRate = c.inputFrameRate
             settings.maximumFrames = c.maximumFrames
+            settings.maximumRecognitionRate = c.maximumRecognitionRate > 0 ? c.maximumRecognitionRate : nil
             let pipeline = LivePipeline(
                 source: source, recognize: { recognizer.read($0) }, tracker: Tracker(options: c.tracker),
                 output: sink, view: view, notifier: c.notify ? SystemdNotifier() : nil, log: log,

@@ -59,6 +59,8 @@ struct RunConfiguration: Equatable, Sendable {
     /// OpenBLAS threads for the network. One frame's ~20 crops are too small a batch to share:
     /// more threads mostly spin (measured: 36% vs 60% of a core at 1280x720, 30 fps).
     var networkThreads = 1
+    /// Recognitions per second from live sources (cameras, --realtime); 0 = as many as possible.
+    var maximumRecognitionRate = 0.0
     var tracker = TrackerOptions()
 
     /// Stop after this many frames (benchmarks and tests); nil = until the source ends or a signal.
@@ -166,6 +168,7 @@ extension RunConfiguration {
         string("window.snapshot_dir") { $0.snapshotDirectory = $1 },
         number("recognition.min_confidence", 0...1) { $0.minimumConfidence = Float($1) },
         integer("recognition.threads", 1...64) { $0.networkThreads = $1 },
+        number("recognition.max_fps", 0...240) { $0.maximumRecognitionRate = $1 },
         number("tracker.min_overlap", 0.01...1) { $0.tracker.minimumOverlap = $1 },
         number("tracker.smoothing", 0.01...1) { $0.tracker.smoothing = $1 },
         integer("tracker.stable_frames", 1...1000) { $0.tracker.stableFrames = $1 },

@@ -103,6 +103,17 @@ func emptyReading(_ image: GrayImage) -> FrameReading {
         #expect(seen.last == 99)         // the newest frame is the one recognised at the end
     }
 
+    @Test func aRecognitionRateLimitRecognisesTheNewestFrameAtThatRate() {
+        let source = SyntheticSource(count: 300, pacing: .live, interval: 0.002)   // 0.6 s at 500 fps
+        var s = LivePipeline.Settings()
+        s.maximumRecognitionRate = 20
+        let p = LivePipeline(source: source, recognize: { emptyReading($0) }, tracker: Tracker(), output: MemorySink(),
+                             view: nil, notifier: nil, log: quietLog(), control: ControlFlags(), settings: s)
+        let summary = p.run()
+        #expect((10...15).contains(summary.frames))
+        #expect(summary.frames + summary.dropped == 300)
+    }
+
     @Test func realtimeMakesAFileBehaveLikeACamera() {
         let source = SyntheticSource(count: 30, pacing: .onDemand)
         let p = pipeline(source, sink: MemorySink(), realtime: true) { image in

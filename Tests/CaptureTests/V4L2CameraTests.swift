@@ -21,6 +21,7 @@ final class FakeV4L2: V4L2Syscalls, @unchecked Sendable {
     var bufferCount = 0
     var formats: [FourCC] = [.yuyv, .mjpeg]
     var chosen = FourCC.yuyv
+    var requested: FourCC?
 
     var frameBytes: Int { width * height * 2 }
 
@@ -61,6 +62,7 @@ final class FakeV4L2: V4L2Syscalls, @unchecked Sendable {
         case V4L2Request.setFormat:
             let f = argument.assumingMemoryBound(to: v4l2_format.self)
             width = Int(f.pointee.fmt.pix.width); height = Int(f.pointee.fmt.pix.height)
+            requested = FourCC(rawValue: f.pointee.fmt.pix.pixelformat)
             f.pointee.fmt.pix.pixelformat = chosen.rawValue
             f.pointee.fmt.pix.bytesperline = UInt32(width * 2)
             f.pointee.fmt.pix.sizeimage = UInt32(frameBytes)
@@ -226,6 +228,24 @@ final class LogRecorder: @unchecked Sendable {
         for _ in 0..<40 { _ = try camera.nextFrame() }   // 40 x 0.2 s without a frame
         #expect(fake.openTimes.count >= 2)
         #expect(log.lines.contains { $0.contains("stalled") || $0.contains("Connection timed out") || $0.contains("timed out") })
+    }
+
+    @Test func aCameraWithOnlyMJPEGIsAskedForYUV420ThatLibv4lconvertMakes() throws {
+        let fake = FakeV4L2(), clock = FakeClock(), log = LogRecorder()
+        fake.formats = [.mjpeg]
+        fake.chosen = .yuv420
+        let camera = makeCamera(fake, clock, log)
+        fake.readyFrames = 1
+        guard case .frame(let f) = try camera.nextFrame() else { Issue.record("no frame"); return }
+        #expect(fake.requested == .yuv420)
+        #expect(f.image.width == 8)
+    }
+
+    @Test func somethingThatIsNotAV4L2DeviceIsAFatalError() {
+        let fake = FakeV4L2(), clock = FakeClock(), log = LogRecorder()
+        fake.failures = [("open", Errno(ENOTTY))]
+        let camera = makeCamera(fake, clock, log)
+        #expect(throws: V4L2Error.self) { try camera.nextFrame() }
     }
 
     @Test func aDeviceThatCannotCaptureIsAFatalErrorNamingIt() {
