@@ -47,28 +47,30 @@ final class ByteReader {
     /// Reads until at least `count` bytes are buffered or the input ends; returns whether they are.
     @discardableResult
     func fill(_ count: Int) throws -> Bool {
-        while available < count && !atEnd { try readChunk() }
+        while available < count && !atEnd { try readChunk(atLeast: count - available) }
         return available >= count
     }
 
-    /// Reads one more chunk; sets `atEnd` at end of input.
-    func readChunk() throws {
+    /// Reads once, up to `max(atLeast, 64 KiB)` bytes, so a whole frame usually takes one call;
+    /// sets `atEnd` at end of input.
+    func readChunk(atLeast wanted: Int = 0) throws {
         guard fd >= 0 else { atEnd = true; return }
         if position > 0 && position >= buffer.count / 2 {
             buffer.removeFirst(position); position = 0
         }
+        let size = max(chunk, wanted)
         let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
+        buffer.append(contentsOf: [UInt8](repeating: 0, count: size))   // memset + memcpy; repeatElement appends byte by byte
         var n: Int
         repeat {
-            n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
+            n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, size) }
         } while n < 0 && errno == EINTR
         if n < 0 {
             let e = errno
-            buffer.removeLast(chunk)
+            buffer.removeLast(size)
             throw CaptureError(source: path, fault: "read: \(String(cString: strerror(e)))")
         }
-        buffer.removeLast(chunk - n)
+        buffer.removeLast(size - n)
         if n == 0 { atEnd = true }
     }
 
