@@ -182,7 +182,11 @@ public struct SceneGenerator: Sendable {
                 let gap = touching ? rng.uniform(-0.08, 0.02) : rng.uniform(0.08, 0.4)
                 x = drawn.right + gap * height
             }
-            if let b = numberBox { numbers.append((b, value)) }
+            if let b = numberBox {
+                numbers.append((b, value))
+                // Digits may spread past the guessed spot: keep distractors off what was drawn.
+                occupied[occupied.count - 1] = spot.union(page.boundingBox(of: b))
+            }
         }
         let distractorCount = options.withDigits ? rng.int(0...5) : rng.int(3...9)
         if distractorCount > 0 { conditions.append("distractors") }
@@ -460,6 +464,14 @@ struct PageWarp: Sendable {
     }
 
     func toImage(_ x: Double, _ y: Double) -> (x: Double, y: Double) { apply(forward, x, y) }
+
+    /// The page-space box around an image-space box.
+    func boundingBox(of b: Box) -> Box {
+        let corners = [(b.x, b.y), (b.maxX, b.y), (b.x, b.maxY), (b.maxX, b.maxY)].map { toPage(Double($0.0), Double($0.1)) }
+        let x0 = Int(corners.map { $0.x }.min()!), x1 = Int(corners.map { $0.x }.max()!.rounded(.up))
+        let y0 = Int(corners.map { $0.y }.min()!), y1 = Int(corners.map { $0.y }.max()!.rounded(.up))
+        return Box(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+    }
     func toPage(_ x: Double, _ y: Double) -> (x: Double, y: Double) { apply(inverse, x, y) }
 
     private func apply(_ m: [Double], _ x: Double, _ y: Double) -> (x: Double, y: Double) {

@@ -79,24 +79,40 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
     let dark = polarity == .darkOnLight
     let weakC = settings.weakContrast
     let weakRel = minC > 0 ? rel * weakC / minC : 0
+    let ii = integral.baseAddress!, src = pixels.baseAddress!, out = mask.baseAddress!
+    let weakOn = weakC > 0
+    // Dark ink if mean - p >= max(minC, rel% of mean), light ink if p - mean >= the same,
+    // compared in units of 1/count to avoid a division per pixel.
+    @inline(__always) func classify(_ sum: Int, _ count: Int, _ value: UInt8) -> UInt8 {
+        let p = Int(value) * count
+        let d = dark ? sum - p : p - sum
+        if d < weakC * count || d <= 0 { return 0 }
+        if d >= minC * count && d * 100 >= rel * sum { return 255 }
+        return weakOn && d * 100 >= weakRel * sum ? weakInk : 0
+    }
     for y in 0..<height {
         let y0 = max(0, y - r), y1 = min(height, y + r + 1)
-        let top = y0 * stride, bottom = y1 * stride
+        let top = ii + y0 * stride, bottom = ii + y1 * stride
         let rows = y1 - y0
-        let src = y * width
-        for x in 0..<width {
-            let x0 = max(0, x - r), x1 = min(width, x + r + 1)
-            let sum = Int(integral[bottom + x1] &- integral[bottom + x0] &- integral[top + x1] &+ integral[top + x0])
-            let count = rows * (x1 - x0)
-            let p = Int(pixels[src + x]) * count
-            // Compare p with the mean in units of 1/count, avoiding a division per pixel:
-            // dark ink if mean - p >= max(minC, rel% of mean), light ink if p - mean >= the same.
-            let d = dark ? sum - p : p - sum
-            let reference = sum
-            var v: UInt8 = 0
-            if d >= minC * count && d * 100 >= rel * reference { v = 255 }
-            else if weakC > 0 && d >= weakC * count && d * 100 >= weakRel * reference { v = weakInk }
-            mask[src + x] = v
+        let row = src + y * width, o = out + y * width
+        // Borders, where the window is clipped.
+        let left = min(r, width), right = max(left, width - r - 1)
+        for x in 0..<left {
+            let x0 = 0, x1 = min(width, x + r + 1)
+            let sum = Int(bottom[x1] &- bottom[x0] &- top[x1] &+ top[x0])
+            o[x] = classify(sum, rows * (x1 - x0), row[x])
+        }
+        // Interior: the whole window fits; one count, four loads per pixel.
+        let count = rows * (2 * r + 1)
+        let bR = bottom + r + 1, bL = bottom - r, tR = top + r + 1, tL = top - r
+        for x in left..<right {
+            let sum = Int(bR[x] &- bL[x] &- tR[x] &+ tL[x])
+            o[x] = classify(sum, count, row[x])
+        }
+        for x in right..<width {
+            let x0 = max(0, x - r), x1 = width
+            let sum = Int(bottom[x1] &- bottom[x0] &- top[x1] &+ top[x0])
+            o[x] = classify(sum, rows * (x1 - x0), row[x])
         }
     }
     return polarity

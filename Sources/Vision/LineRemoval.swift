@@ -17,8 +17,8 @@ public struct LineRemovalSettings: Sendable, Equatable {
 
     /// Lines span a good part of the frame, longer than any digit is tall or wide.
     public static func forImage(width: Int, height: Int) -> LineRemovalSettings {
-        LineRemovalSettings(minimumHorizontalLength: max(24, width / 8),
-                            minimumVerticalLength: max(24, height / 6),
+        LineRemovalSettings(minimumHorizontalLength: max(24, width / 4),
+                            minimumVerticalLength: max(24, height / 3),
                             maximumThickness: max(3, min(width, height) / 120))
     }
 }
@@ -30,9 +30,9 @@ public let weakInk: UInt8 = 64
 
 /// Removes ruled and grid lines from an ink mask (255 = ink, `weakInk` = weak ink) and clears
 /// weak ink. A line is an 8-connected path of ink (strong or weak) that advances one column per
-/// step (horizontal lines; rows for vertical ones) and is at least the minimum length, each
-/// background pixel bridged costing 4 pixels of length: such a path follows tilted, slightly
-/// curved and dashed lines. Its strong pixels are removed where the ink
+/// step (horizontal lines; rows for vertical ones) and is at least the minimum length; it may
+/// bridge background straight on, each background pixel costing 2 pixels of length: such a
+/// path follows tilted, slightly curved and dashed lines. Its strong pixels are removed where the ink
 /// across the line is thin (weak pixels on it go too); where a digit's stroke crosses a line it is thicker than the line,
 /// so it stays and the digit is not cut. Returns the number of ink pixels removed.
 @discardableResult
@@ -42,13 +42,13 @@ public func removeLines(_ mask: inout GrayImage, settings: LineRemovalSettings) 
     return mask.pixels.withUnsafeMutableBufferPointer { remover.remove($0, width: w, height: h, settings: settings) }
 }
 
-/// Whether ink continues straight through (x, y): along the row band y-1...y+1 (or the column
-/// band, for vertical lines), at least 3/4 of the positions within `reach` on either side hold
-/// ink. A long path can wander off a line into a digit touching it and back; this keeps such
-/// excursions, since a digit's stroke leaves the line's band.
+/// Whether ink continues straight through (x, y) of a `w x h` mask: along the row band
+/// y-1...y+1 (or the column band, for vertical lines), at least 3/4 of the positions within
+/// `reach` on either side hold ink. A long path can wander off a line into a digit touching it
+/// and back; this keeps such excursions, since a digit's stroke leaves the line's band.
 @inline(__always)
-private func straightAcross(_ mask: UnsafeMutableBufferPointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int,
-                            vertical: Bool, reach: Int = 8) -> Bool {
+private func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int,
+                            vertical: Bool, reach: Int) -> Bool {
     var covered = 0, total = 0
     if vertical {
         let x0 = max(0, x - 1), x1 = min(w - 1, x + 1)
@@ -71,12 +71,18 @@ private func straightAcross(_ mask: UnsafeMutableBufferPointer<UInt8>, _ w: Int,
     return covered * 4 >= total * 3
 }
 
+/// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
+@inline(__always) private func strong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
+
 /// Line removal with buffers kept between frames (one per thread).
+///
+/// Lines are found on a copy of the mask pooled 2x2 (any ink in the block counts), a quarter
+/// of the pixels, which also bridges one-pixel gaps; pixels of the full mask in a block on a
+/// line are then removed if the ink across the line is thin there.
 public final class LineRemover {
-    private var across: [UInt16] = []     // per pixel: length of the vertical strong run through it
-    private var along: [UInt16] = []      // per pixel: length of the horizontal strong run through it
-    private var forward: [UInt16] = []    // per pixel: longest monotone path ending here
-    private var remove: [UInt8] = []
+    private var pooled: [UInt8] = []      // 2x2 OR of the mask
+    private var forward: [UInt16] = []    // per pooled cell: longest monotone path ending here
+    private var marks: [UInt8] = []       // per pooled cell: 1 = on a horizontal line, 2 = vertical
     private var lineA: [UInt16] = [], lineB: [UInt16] = []
 
     public init() {}
@@ -87,134 +93,144 @@ public final class LineRemover {
                        settings: LineRemovalSettings, keepWeakInk: Bool = false) -> Int {
         precondition(mask.count >= w * h)
         let n = w * h
-        guard w > 2, h > 2 else {
+        let pw = w / 2, ph = h / 2, pn = pw * ph
+        guard pw > 2, ph > 2 else {
             if !keepWeakInk { for i in 0..<n where mask[i] != 255 { mask[i] = 0 } }
             return 0
         }
-        if across.count < n {
-            across = [UInt16](repeating: 0, count: n); along = across; forward = across
-            remove = [UInt8](repeating: 0, count: n)
+        if pooled.count < pn {
+            pooled = [UInt8](repeating: 0, count: pn); marks = pooled
+            forward = [UInt16](repeating: 0, count: pn)
         }
-        let side = max(w, h)
+        let side = max(pw, ph)
         if lineA.count < side + 2 { lineA = [UInt16](repeating: 0, count: side + 2); lineB = lineA }
         let thin = settings.maximumThickness
-        // A background pixel on a path costs this much length: a line broken into dashes
-        // (faint ink, noise) is still followed across short gaps if it is long.
-        let gapCost = UInt16(4)
-        let longH = settings.minimumHorizontalLength, longV = settings.minimumVerticalLength
+        // Lengths in pooled cells; a background cell on a path costs 2 cells (4 pixels).
+        let longH = (settings.minimumHorizontalLength + 1) / 2, longV = (settings.minimumVerticalLength + 1) / 2
+        let gapCost = UInt16(2)
         var removed = 0
-        across.withUnsafeMutableBufferPointer { vrun in
-        along.withUnsafeMutableBufferPointer { hrun in
-        forward.withUnsafeMutableBufferPointer { fwd in
-        remove.withUnsafeMutableBufferPointer { out in
-        lineA.withUnsafeMutableBufferPointer { a in
-        lineB.withUnsafeMutableBufferPointer { b in
-            // Exact strong run lengths: horizontal by rows; vertical as the count of strong
-            // pixels in a row above plus below (computed with two sweeps).
-            for y in 0..<h {
-                let row = y * w
-                var x = 0
-                while x < w {
-                    out[row + x] = 0
-                    if mask[row + x] != 255 { x += 1; continue }
-                    let s = x
-                    while x < w && mask[row + x] == 255 { out[row + x] = 0; x += 1 }
-                    let len = UInt16(min(x - s, 65_535))
-                    for i in s..<x { hrun[row + i] = len }
+        let m = mask.baseAddress!
+        pooled.withUnsafeMutableBufferPointer { pb in
+        forward.withUnsafeMutableBufferPointer { fb in
+        marks.withUnsafeMutableBufferPointer { kb in
+        lineA.withUnsafeMutableBufferPointer { ab in
+        lineB.withUnsafeMutableBufferPointer { bb in
+            let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
+            let a = ab.baseAddress!, b = bb.baseAddress!
+            for py in 0..<ph {
+                let r0 = m + 2 * py * w, r1 = r0 + w
+                let out = p + py * pw
+                for px in 0..<pw {
+                    out[px] = r0[2 * px] | r0[2 * px + 1] | r1[2 * px] | r1[2 * px + 1]
                 }
             }
-            // vrun: downward count in a sweep, then upward sweep completes it.
-            for x in 0..<w { a[x] = 0 }
-            for y in 0..<h {
-                let row = y * w
-                for x in 0..<w {
-                    let v: UInt16 = mask[row + x] == 255 ? a[x] &+ 1 : 0
-                    a[x] = v; vrun[row + x] = v
-                }
-            }
-            for x in 0..<w { a[x] = 0 }
-            for y in stride(from: h - 1, through: 0, by: -1) {
-                let row = y * w
-                for x in 0..<w {
-                    if mask[row + x] == 255 {
-                        // a[x] = run length below this pixel (exclusive); vrun holds the count above (inclusive).
-                        let total = vrun[row + x] &+ a[x]
-                        a[x] = a[x] &+ 1
-                        vrun[row + x] = total
-                    } else { a[x] = 0 }
-                }
-            }
-            // Note: vrun now holds, for each strong pixel, (run above incl.) + (run below excl.) = the run length.
+            for i in 0..<pn { mark[i] = 0 }
 
-            // Vertical lines: longest path advancing one row per step, any ink counts.
-            // Forward (top down) into fwd; backward with a rolling row, marking as we go.
-            for y in 0..<h {
-                let row = y * w, above = row - w
-                for x in 0..<w {
-                    var best: UInt16 = 0
-                    if y > 0 {
-                        best = fwd[above + x]
-                        if x > 0 { best = max(best, fwd[above + x - 1]) }
-                        if x < w - 1 { best = max(best, fwd[above + x + 1]) }
+            // Vertical lines: longest path advancing one row per step (forward top-down into
+            // fwd; backward bottom-up with a rolling row, marking as it goes).
+            for y in 0..<ph {
+                let row = y * pw
+                for x in 0..<pw {
+                    if y == 0 { fwd[x] = p[x] != 0 ? 1 : 0; continue }
+                    let above = row - pw + x
+                    var best = fwd[above]
+                    if p[row + x] == 0 {
+                        // A gap is bridged straight on only: paths must not wander off through paper.
+                        fwd[row + x] = best > gapCost ? best &- gapCost : 0
+                        continue
                     }
-                    fwd[row + x] = mask[row + x] != 0 ? best &+ 1 : (best > gapCost ? best - gapCost : 0)
+                    if x > 0 { best = max(best, fwd[above - 1]) }
+                    if x < pw - 1 { best = max(best, fwd[above + 1]) }
+                    fwd[row + x] = best &+ 1
                 }
             }
-            for x in 0..<w { a[x] = 0 }
-            for y in stride(from: h - 1, through: 0, by: -1) {
-                let row = y * w
-                for x in 0..<w {
+            for x in 0..<pw { a[x] = 0 }
+            for y in stride(from: ph - 1, through: 0, by: -1) {
+                let row = y * pw
+                for x in 0..<pw {
                     var best = a[x]
+                    if p[row + x] == 0 { b[x] = best > gapCost ? best &- gapCost : 0; continue }
                     if x > 0 { best = max(best, a[x - 1]) }
-                    if x < w - 1 { best = max(best, a[x + 1]) }
-                    if mask[row + x] == 0 { b[x] = best > gapCost ? best - gapCost : 0; continue }
+                    if x < pw - 1 { best = max(best, a[x + 1]) }
                     b[x] = best &+ 1
-                    if Int(fwd[row + x]) + Int(best) >= longV && (mask[row + x] != 255 || Int(hrun[row + x]) <= thin)
-                        && straightAcross(mask, w, h, x, y, vertical: true) {
-                        out[row + x] = 1
+                    if Int(fwd[row + x]) + Int(best) >= longV && straightAcross(p, pw, ph, x, y, vertical: true, reach: 4) {
+                        mark[row + x] |= 2
                     }
                 }
-                for x in 0..<w { a[x] = b[x] }
+                for x in 0..<pw { a[x] = b[x] }
             }
 
-            // Horizontal lines: the same advancing one column per step, swept column by column
-            // (the previous column's values stay in cache).
-            for x in 0..<w {
-                for y in 0..<h {
-                    let o = y * w + x
-                    var best: UInt16 = 0
-                    if x > 0 {
-                        best = fwd[o - 1]
-                        if y > 0 { best = max(best, fwd[o - w - 1]) }
-                        if y < h - 1 { best = max(best, fwd[o + w - 1]) }
-                    }
-                    fwd[o] = mask[o] != 0 ? best &+ 1 : (best > gapCost ? best - gapCost : 0)
+            // Horizontal lines: the same advancing one column per step, column by column
+            // (the pooled image is small enough to stay in cache).
+            for x in 0..<pw {
+                for y in 0..<ph {
+                    let o = y * pw + x
+                    if x == 0 { fwd[o] = p[o] != 0 ? 1 : 0; continue }
+                    var best = fwd[o - 1]
+                    if p[o] == 0 { fwd[o] = best > gapCost ? best &- gapCost : 0; continue }
+                    if y > 0 { best = max(best, fwd[o - pw - 1]) }
+                    if y < ph - 1 { best = max(best, fwd[o + pw - 1]) }
+                    fwd[o] = best &+ 1
                 }
             }
-            for y in 0..<h { a[y] = 0 }
-            for x in stride(from: w - 1, through: 0, by: -1) {
-                for y in 0..<h {
-                    let o = y * w + x
+            for y in 0..<ph { a[y] = 0 }
+            for x in stride(from: pw - 1, through: 0, by: -1) {
+                for y in 0..<ph {
+                    let o = y * pw + x
                     var best = a[y]
+                    if p[o] == 0 { b[y] = best > gapCost ? best &- gapCost : 0; continue }
                     if y > 0 { best = max(best, a[y - 1]) }
-                    if y < h - 1 { best = max(best, a[y + 1]) }
-                    if mask[o] == 0 { b[y] = best > gapCost ? best - gapCost : 0; continue }
+                    if y < ph - 1 { best = max(best, a[y + 1]) }
                     b[y] = best &+ 1
-                    if Int(fwd[o]) + Int(best) >= longH && (mask[o] != 255 || Int(vrun[o]) <= thin)
-                        && straightAcross(mask, w, h, x, y, vertical: false) {
-                        out[o] = 1
+                    if Int(fwd[o]) + Int(best) >= longH && straightAcross(p, pw, ph, x, y, vertical: false, reach: 4) {
+                        mark[o] |= 1
                     }
                 }
-                for y in 0..<h { a[y] = b[y] }
+                for y in 0..<ph { a[y] = b[y] }
             }
 
-            for i in 0..<n where mask[i] != 0 {
-                if out[i] != 0 {
-                    if mask[i] == 255 { removed += 1 }
-                    mask[i] = 0
-                } else if mask[i] != 255 && !keepWeakInk { mask[i] = 0 }
+            // Full-resolution removal in marked blocks: weak ink goes; strong ink goes where the
+            // run across the line (measured in the mask, up to thin + 1) is thin.
+            for y in 0..<h {
+                let row = y * w
+                let prow = min(y / 2, ph - 1) * pw
+                for x in 0..<w {
+                    let v = m[row + x]
+                    if v == 0 { continue }
+                    let k = mark[prow + min(x / 2, pw - 1)]
+                    var drop = false
+                    if k != 0 {
+                        if v != 255 { drop = true }
+                        else {
+                            if k & 1 != 0 {
+                                // vertical extent of the strong run through (x, y)
+                                var len = 1, yy = y - 1
+                                while yy >= 0 && strong(m[yy * w + x]) && len <= thin { len += 1; yy -= 1 }
+                                yy = y + 1
+                                while yy < h && strong(m[yy * w + x]) && len <= thin { len += 1; yy += 1 }
+                                if len <= thin { drop = true }
+                            }
+                            if !drop && k & 2 != 0 {
+                                var len = 1, xx = x - 1
+                                while xx >= 0 && strong(m[row + xx]) && len <= thin { len += 1; xx -= 1 }
+                                xx = x + 1
+                                while xx < w && strong(m[row + xx]) && len <= thin { len += 1; xx += 1 }
+                                if len <= thin { drop = true }
+                            }
+                        }
+                    }
+                    if drop {
+                        // Marked 1 (strong) or 2 (weak) until the pass ends, so later run
+                        // measurements still see the original ink.
+                        m[row + x] = v == 255 ? 1 : 2
+                    } else if v != 255 && !keepWeakInk { m[row + x] = 0 }
+                }
             }
-        }}}}}}
+            for i in 0..<n {
+                let v = m[i]
+                if v == 1 { removed += 1; m[i] = 0 } else if v == 2 { m[i] = 0 }
+            }
+        }}}}}
         return removed
     }
 }

@@ -12,6 +12,7 @@ public final class MNISTNormalizer {
     private var horizontal = [Float](repeating: 0, count: 0)
     private var fitted = [Float](repeating: 0, count: 400)
     private var histogram = [Int](repeating: 0, count: 256)
+    private var gateBuffer: [UInt8] = []
 
     public init() {}
 
@@ -19,13 +20,40 @@ public final class MNISTNormalizer {
     /// ink actually found (in `image` pixels), or nil if the box holds no ink at all.
     /// `padding` pixels around the box are searched for ink cut off by a coarse detection box.
     @discardableResult
+    ///
+    /// `gate`, if given, is the cleaned ink mask the box was found in (any non-zero = ink) and
+    /// `gateScale` its input pixels per mask pixel: gray ink counts only where the mask, grown
+    /// by one mask pixel, has ink. That keeps removed ruled lines, specks and paper texture
+    /// out of the network's input while the strokes keep their gray-level edges.
     public func normalize(_ image: GrayImage, box: Box, polarity: InkPolarity, padding: Int = 0,
-                          deskew: Bool = false, into output: UnsafeMutableBufferPointer<Float>) -> Box? {
+                          deskew: Bool = false, gate: GrayImage? = nil, gateScale: Int = 1,
+                          into output: UnsafeMutableBufferPointer<Float>) -> Box? {
         precondition(output.count >= 784)
         for i in 0..<784 { output[i] = 0 }
         let crop = clip(Box(x: box.x - padding, y: box.y - padding, width: box.width + 2 * padding,
                             height: box.height + 2 * padding), image)
         guard crop.width > 0, crop.height > 0 else { return nil }
+
+        // The gate over the crop, at mask resolution, dilated by one mask pixel.
+        let gs = max(1, gateScale)
+        let gx0 = crop.x / gs, gy0 = crop.y / gs
+        let gw = (crop.maxX - 1) / gs - gx0 + 1, gh = (crop.maxY - 1) / gs - gy0 + 1
+        if let g = gate {
+            if gateBuffer.count < gw * gh { gateBuffer = [UInt8](repeating: 0, count: gw * gh) }
+            g.pixels.withUnsafeBufferPointer { m in
+                for y in 0..<gh {
+                    for x in 0..<gw {
+                        let mx = gx0 + x, my = gy0 + y
+                        var any: UInt8 = 0
+                        for yy in max(0, my - 1)...min(g.height - 1, my + 1) where my - 1 < g.height {
+                            let row = yy * g.width
+                            for xx in max(0, mx - 1)...min(g.width - 1, mx + 1) where mx - 1 < g.width { any |= m[row + xx] }
+                        }
+                        gateBuffer[y * gw + x] = any
+                    }
+                }
+            }
+        }
 
         // Paper and ink levels from a larger neighbourhood, so that a "1" filling its own box
         // still shows mostly paper around it.
@@ -43,12 +71,15 @@ public final class MNISTNormalizer {
         image.pixels.withUnsafeBufferPointer { p in
             levels.withUnsafeMutableBufferPointer { l in
                 let scale = 1 / (range * 0.8)
+                let gated = gate != nil
                 for y in 0..<ch {
                     let src = (crop.y + y) * image.width + crop.x
+                    let gateRow = ((crop.y + y) / gs - gy0) * gw
                     for x in 0..<cw {
                         let g = Float(p[src + x])
                         var v = ((dark ? paper - g : g - paper) - range * 0.15) * scale
                         v = v < 0 ? 0 : (v > 1 ? 1 : v)
+                        if gated && gateBuffer[gateRow + (crop.x + x) / gs - gx0] == 0 { v = 0 }
                         l[y * cw + x] = v
                         if v > 0.3 {
                             if x < minX { minX = x }; if x > maxX { maxX = x }

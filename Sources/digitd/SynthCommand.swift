@@ -43,6 +43,9 @@ extension Digitd {
         @Flag(help: "With --score: list each scene's misses and false detections.")
         var verbose = false
 
+        @Option(help: "With --score: least probability for a digit to be reported (0...1).")
+        var minConfidence: Float = RecognizerOptions().minimumConfidence
+
         func validate() throws {
             if out == nil && score == nil { throw ValidationError("give --out DIR to write scenes or --score N to score the pipeline") }
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
@@ -64,7 +67,10 @@ extension Digitd {
                 ScanSupport.printLine("wrote \(count) scenes and truth.jsonl to \(dir)")
             }
             if let n = score {
-                let recognizer = Recognizer(classifier: try ScanSupport.loadClassifier(model))
+                var options = RecognizerOptions()
+                options.keepDebugImages = verbose
+                options.minimumConfidence = minConfidence
+                let recognizer = Recognizer(classifier: try ScanSupport.loadClassifier(model), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total
@@ -128,6 +134,9 @@ enum SynthSupport {
                 for t in scene.digits where !reading.detections.contains(where: { $0.box.iou(t.box) >= 0.5 && $0.digit == t.digit }) {
                     let near = reading.detections.max { $0.box.iou(t.box) < $1.box.iou(t.box) }
                     line += "\n    missed \(t.digit) at \(ScanSupport.box(t.box))" + (near.map { " (nearest: \($0.digit) \(ScanSupport.box($0.box)) iou \(String(format: "%.2f", $0.box.iou(t.box))))" } ?? "")
+                    if let c = reading.debug?.candidates.filter({ $0.box.iou(t.box) >= 0.5 }).max(by: { $0.confidence < $1.confidence }) {
+                        line += " candidate \(c.digit) \(String(format: "%.2f", c.confidence))\(c.accepted ? "" : " rejected")"
+                    } else { line += " no candidate" }
                 }
                 for d in reading.detections where !scene.digits.contains(where: { $0.box.iou(d.box) >= 0.5 }) {
                     line += "\n    false \(d.digit) \(String(format: "%.3f", d.confidence)) at \(ScanSupport.box(d.box))"
