@@ -18,7 +18,7 @@ struct ShippedModelTests {
         let m = Self.model
         #expect(m.metadata["classes"] == "0123456789N")
         #expect(m.metadata["architecture"] == Trainer.shippedArchitecture)
-        #expect(m.metadata["training"]?.contains("digitd train") == true)
+        #expect(m.metadata["training"]?.contains(" train --data") == true)
         #expect(m.network.multiplyAdds <= 5_000_000)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
         #expect(size < 2_000_000, "the shipped model is \(size) bytes")
