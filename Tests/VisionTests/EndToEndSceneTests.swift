@@ -1,0 +1,62 @@
+import Foundation
+import Imaging
+import NeuralNet
+import Recognition
+import Testing
+import Training
+import Vision
+
+/// The shipped model, if this checkout has one (the test is skipped otherwise).
+private let modelPath = DefaultModel.path()
+
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/mnist").path
+
+private func glyphs() throws -> DigitGlyphs {
+    let set = try LabelledImages.load(images: fixtures + "/t10k-images-idx3-ubyte.gz", labels: fixtures + "/t10k-labels-idx1-ubyte.gz")
+    return DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels)
+}
+
+/// Scores the real pipeline (shipped model) on generated photo-like scenes: 640x480 and
+/// 1280x720, paper and chalkboard, lines, shadows, blur, noise, JPEG, distractors.
+/// The bars are well below what `digitd synth --score` measures, so that only a real
+/// regression fails; the figures themselves are printed.
+@Test(.enabled(if: modelPath != nil, "no shipped model in Models/"))
+func endToEnd_photoLikeScenes_areReadWithHighF1() throws {
+    let classifier = try Model.load(path: modelPath!).makeClassifier()
+    let generator = SceneGenerator(glyphs: try glyphs())
+    let recognizer = Recognizer(classifier: classifier)
+    var total = SceneScore(), chalk = SceneScore()
+    for i in 0..<16 {
+        var options = SceneGenerator.Options()
+        (options.width, options.height) = i % 2 == 0 ? (1280, 720) : (640, 480)
+        options.chalkboard = i % 4 == 3
+        let scene = generator.render(seed: 7_000 + UInt64(i), options: options)
+        var s = SceneScore()
+        s.add(truthDigits: scene.digits, truthNumbers: scene.numbers, reading: recognizer.read(scene.image))
+        total.add(s)
+        if options.chalkboard == true { chalk.add(s) }
+    }
+    print(total.summary)
+    #expect(total.trueDigits > 100)
+    #expect(total.f1 >= 0.75)
+    #expect(total.labelAccuracy >= 0.9)
+    #expect(chalk.f1 >= 0.65)
+    #expect(total.numberExactMatch >= 0.45)
+}
+
+@Test(.enabled(if: modelPath != nil, "no shipped model in Models/"))
+func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
+    let classifier = try Model.load(path: modelPath!).makeClassifier()
+    let generator = SceneGenerator(glyphs: try glyphs())
+    let recognizer = Recognizer(classifier: classifier)
+    var falseDetections = 0
+    for i in 0..<6 {
+        var options = SceneGenerator.Options()
+        (options.width, options.height) = (640, 480)
+        options.withDigits = false
+        let scene = generator.render(seed: 9_000 + UInt64(i), options: options)
+        falseDetections += recognizer.read(scene.image).detections.count
+    }
+    #expect(falseDetections <= 12)    // at most 2 per page of letters, scribbles and stains
+}
