@@ -102,9 +102,12 @@ public final class Y4MStream: FrameSource, @unchecked Sendable {
                 try resynchronise(from: 1)
                 continue
             }
-            // The payload must be followed by the next FRAME line or the end of the stream;
-            // otherwise this frame's size is wrong and its pixels cannot be trusted.
-            try reader.fill(frameBytes + 5)
+            // The payload should be followed by the next FRAME line or the end of the stream;
+            // otherwise this frame's size is wrong and its pixels cannot be trusted. Checked when
+            // those bytes are already here: waiting for them would hold a live pipe's newest
+            // frame back until the next one arrives. (A misfit not caught here is caught by the
+            // next frame's header check.)
+            try reader.fill(frameBytes)
             if reader.available < frameBytes {
                 statistics.corruptFrames += 1   // cut short at the end of the stream
                 reader.consume(reader.available)

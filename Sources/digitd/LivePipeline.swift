@@ -9,6 +9,14 @@ final class ControlFlags: @unchecked Sendable {
     private let lock = NSLock()
     private var stopReason: String?
     private var reopen = false
+    private var running = false
+
+    /// Set when the pipeline loop starts; before that a stop request ends the process at once
+    /// (opening a source may block, e.g. sniffing an idle stdin, and nothing needs flushing yet).
+    var isRunning: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return running }
+        set { lock.lock(); running = newValue; lock.unlock() }
+    }
 
     func requestStop(_ reason: String) {
         lock.lock(); if stopReason == nil { stopReason = reason }; lock.unlock()
@@ -151,6 +159,7 @@ final class LivePipeline {
     }
 
     func run() -> RunSummary {
+        control.isRunning = true
         let queue = FrameQueue(policy: queuePolicy)
         let state = CaptureState()
         let exited = DispatchSemaphore(value: 0)
@@ -250,7 +259,7 @@ final class LivePipeline {
         // Stop capture: wake it if it waits on a full queue, give it a moment to leave its read.
         control.requestStop(summary.reason)
         queue.cancel()
-        let joined = exited.wait(timeout: .now() + 1.0) == .success
+        let joined = exited.wait(timeout: .now() + 0.5) == .success
         if joined { source.close() }
         if let failure = state.failure, summary.failure == nil { summary.failure = failure }
 

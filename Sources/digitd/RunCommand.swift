@@ -136,6 +136,9 @@ extension Digitd {
             let log = DaemonLog(threshold: c.logLevel)
             // A closed pipe must be an EPIPE we report, not a signal that kills us.
             signal(SIGPIPE, SIG_IGN)
+            let control = ControlFlags()
+            let signals = SignalHandlers(control: control, log: log)
+            defer { signals.cancel() }
 
             let classifier: DigitClassifier
             do { classifier = try ScanSupport.loadClassifier(c.model) } catch {
@@ -165,10 +168,6 @@ extension Digitd {
                 ScanSupport.printError("\(error)")
                 throw ExitCode(1)
             }
-
-            let control = ControlFlags()
-            let signals = SignalHandlers(control: control, log: log)
-            defer { signals.cancel() }
 
             var settings = LivePipeline.Settings()
             settings.emit = c.emit
@@ -235,7 +234,12 @@ final class SignalHandlers {
             if sig == SIGHUP {
                 s.setEventHandler { log(.debug, "SIGHUP: reopening the output"); control.requestReopen() }
             } else {
-                s.setEventHandler { log(.info, "\(name): stopping"); control.requestStop(name) }
+                s.setEventHandler {
+                    log(.info, "\(name): stopping")
+                    control.requestStop(name)
+                    // Still starting (maybe blocked opening the source): nothing to flush.
+                    if !control.isRunning { exit(0) }
+                }
             }
             s.resume()
             sources.append(s)

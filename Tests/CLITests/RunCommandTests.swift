@@ -21,7 +21,8 @@ final class RunningDigitd: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data(), err = Data()
 
-    init(_ arguments: [String], environment: [String: String] = [:], feedStdin: Data? = nil) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], feedStdin: Data? = nil,
+         keepStdinOpen: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: try #require(DigitdBinary.path))
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -46,7 +47,7 @@ final class RunningDigitd: @unchecked Sendable {
             let handle = stdin.fileHandleForWriting
             DispatchQueue.global().async {
                 handle.write(feedStdin)
-                try? handle.close()
+                if !keepStdinOpen { try? handle.close() }
             }
         } else {
             try? stdin.fileHandleForWriting.close()
@@ -197,6 +198,24 @@ func intField(_ line: String, _ key: String) -> Int? {
         // Every line in the file is whole.
         let text = try String(contentsOfFile: output, encoding: .utf8)
         #expect(text.hasSuffix("\n") && text.split(separator: "\n").allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") })
+    }
+
+    @Test func sigtermEndsARunWhoseStdinIsOpenButIdle() throws {
+        try #require(fixtures.page != nil)
+        let run = try RunningDigitd(["run", "--headless", "--source", "-"],
+                                    feedStdin: Data(y4mBytes((0..<2).map { fixtures.shifted($0, 0) })), keepStdinOpen: true)
+        #expect(run.waitUntil(timeout: 20) { run.lines.count == 2 })
+        let sent = Date()
+        run.kill(SIGTERM)
+        #expect(run.wait(timeout: 5) == 0)
+        #expect(Date().timeIntervalSince(sent) < 2.0)
+    }
+
+    @Test func sigtermWhileStillOpeningAnIdleStdinExitsZero() throws {
+        let run = try RunningDigitd(["run", "--headless", "--source", "-"], feedStdin: Data(), keepStdinOpen: true)
+        usleep(1_000_000)
+        run.kill(SIGTERM)
+        #expect(run.wait(timeout: 2) == 0)
     }
 
     @Test func sighupReopensTheOutputFileForLogrotate() throws {
