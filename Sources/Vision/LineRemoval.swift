@@ -189,8 +189,46 @@ public final class LineRemover {
                 for y in 0..<ph { a[y] = b[y] }
             }
 
-            // Full-resolution removal in marked blocks: weak ink goes; strong ink goes where the
-            // run across the line (measured in the mask, up to thin + 1) is thin.
+            // Thickness across the line at a strong pixel in a marked block: the shorter of the
+            // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
+            // counted up to thin + 1.
+            @inline(__always) func across(_ x: Int, _ y: Int, _ k: UInt8) -> Int {
+                var best = thin + 1
+                if k & 1 != 0 {
+                    var len = 1, yy = y - 1
+                    while yy >= 0 && strong(m[yy * w + x]) && len <= thin { len += 1; yy -= 1 }
+                    yy = y + 1
+                    while yy < h && strong(m[yy * w + x]) && len <= thin { len += 1; yy += 1 }
+                    best = min(best, len)
+                }
+                if k & 2 != 0 {
+                    let row = y * w
+                    var len = 1, xx = x - 1
+                    while xx >= 0 && strong(m[row + xx]) && len <= thin { len += 1; xx -= 1 }
+                    xx = x + 1
+                    while xx < w && strong(m[row + xx]) && len <= thin { len += 1; xx += 1 }
+                    best = min(best, len)
+                }
+                return best
+            }
+            // The lines' own thickness: the median of that over all marked ink (mostly line
+            // pixels). Strokes thicker than the lines (by more than a pixel) are kept even
+            // where they run along a line.
+            var histogram = [Int](repeating: 0, count: thin + 2)
+            var markedInk = 0
+            for y in 0..<h {
+                let row = y * w, prow = min(y / 2, ph - 1) * pw
+                for x in 0..<w where m[row + x] == 255 {
+                    let k = mark[prow + min(x / 2, pw - 1)]
+                    if k != 0 { histogram[across(x, y, k)] += 1; markedInk += 1 }
+                }
+            }
+            var median = 0, seen = 0
+            while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
+            let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
+
+            // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
+            // across than the lines.
             for y in 0..<h {
                 let row = y * w
                 let prow = min(y / 2, ph - 1) * pw
@@ -198,27 +236,7 @@ public final class LineRemover {
                     let v = m[row + x]
                     if v == 0 { continue }
                     let k = mark[prow + min(x / 2, pw - 1)]
-                    var drop = false
-                    if k != 0 {
-                        if v != 255 { drop = true }
-                        else {
-                            if k & 1 != 0 {
-                                // vertical extent of the strong run through (x, y)
-                                var len = 1, yy = y - 1
-                                while yy >= 0 && strong(m[yy * w + x]) && len <= thin { len += 1; yy -= 1 }
-                                yy = y + 1
-                                while yy < h && strong(m[yy * w + x]) && len <= thin { len += 1; yy += 1 }
-                                if len <= thin { drop = true }
-                            }
-                            if !drop && k & 2 != 0 {
-                                var len = 1, xx = x - 1
-                                while xx >= 0 && strong(m[row + xx]) && len <= thin { len += 1; xx -= 1 }
-                                xx = x + 1
-                                while xx < w && strong(m[row + xx]) && len <= thin { len += 1; xx += 1 }
-                                if len <= thin { drop = true }
-                            }
-                        }
-                    }
+                    let drop = k != 0 && (v != 255 || across(x, y, k) <= cut)
                     if drop {
                         // Marked 1 (strong) or 2 (weak) until the pass ends, so later run
                         // measurements still see the original ink.
