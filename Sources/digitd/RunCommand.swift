@@ -8,7 +8,7 @@ import NeuralNet
 import Recognition
 
 extension Digitd {
-    struct Run: ParsableCommand {
+    struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
             abstract: "Read digits live from a camera, a Y4M/MJPEG stream or image files.",
@@ -127,7 +127,10 @@ extension Digitd {
             return c
         }
 
-        func run() throws {
+        /// On the main actor. Everything after setup runs synchronously on this one thread, so SDL
+        /// is only ever called from the thread that created the window. (On Linux the async entry
+        /// point gives up the process's first thread to libdispatch, so that one is not available.)
+        @MainActor func run() async throws {
             let c: RunConfiguration
             do { c = try resolveConfiguration() } catch {
                 ScanSupport.printError("\(error)")
@@ -154,6 +157,22 @@ extension Digitd {
             }
 
             openblas_set_num_threads(Int32(c.networkThreads))
+            let outcome = live(c, classifier: classifier, source: source, control: control, log: log)
+            let summary: RunSummary
+            switch outcome {
+            case .success(let s): summary = s
+            case .failure(let code): throw code
+            }
+            log(.info, summary.report)
+            if let failure = summary.failure {
+                ScanSupport.printError(failure)
+                throw ExitCode(1)
+            }
+        }
+
+        /// Window, recognizer, output and the pipeline, on the thread that will own the window.
+        func live(_ c: RunConfiguration, classifier: DigitClassifier, source: any FrameSource, control: ControlFlags,
+                  log: DaemonLog) -> Result<RunSummary, ExitCode> {
             let view = c.headless ? nil : makeWindow(c, log: log)
             var recognizerOptions = RecognizerOptions()
             recognizerOptions.minimumConfidence = c.minimumConfidence
@@ -166,7 +185,7 @@ extension Digitd {
                 sink = view == nil || c.outputFile != nil ? try JSONLinesOutput(path: c.outputFile) : nil
             } catch {
                 ScanSupport.printError("\(error)")
-                throw ExitCode(1)
+                return .failure(ExitCode(1))
             }
 
             var settings = LivePipeline.Settings()
@@ -181,12 +200,7 @@ extension Digitd {
                 control: control, settings: settings)
             log(.info, "reading \(c.source) (\(source.pacing == .live || c.realtime ? "newest frame wins" : "every frame"))"
                 + ", emitting \(c.emit.rawValue) to \(view != nil && c.outputFile == nil ? "the window only" : sink?.name ?? "-")")
-            let summary = pipeline.run()
-            log(.info, summary.report)
-            if let failure = summary.failure {
-                ScanSupport.printError(failure)
-                throw ExitCode(1)
-            }
+            return .success(pipeline.run())
         }
 
         /// The SDL window, if a display is there; otherwise nil and a note in the log.
@@ -199,6 +213,7 @@ extension Digitd {
                 let window = try OverlayWindow(title: "digitd — \(c.source)", fullscreen: c.fullscreen,
                                                snapshotDirectory: c.snapshotDirectory)
                 window.log = { message in log(.info, message) }
+                log(.debug, "window opened")
                 return WindowView(window: window)
             } catch {
                 log(.warning, "cannot open a window (\(error)): running headless")
