@@ -256,6 +256,14 @@ final class LivePipeline {
             }
         }
 
+        let endTime = MonotonicClock.now()
+        let endCPU = processCPUSeconds()
+        // A window keeps the last frame up at the end of a stream until the user closes it.
+        if let view, summary.reason == "end of stream", summary.frames > 0 {
+            log(.info, "end of stream; the window stays open until you press q")
+            while control.stopRequested == nil && view.handleInput() { MonotonicClock.sleep(1.0 / 60) }
+        }
+
         // Stop capture: wake it if it waits on a full queue, give it a moment to leave its read.
         control.requestStop(summary.reason)
         queue.cancel()
@@ -274,8 +282,8 @@ final class LivePipeline {
         summary.dropped = queue.dropped + c.droppedFrames
         summary.corrupt = c.corruptFrames
         summary.reconnects = c.reconnects
-        summary.seconds = MonotonicClock.now() - startTime
-        summary.cpuSeconds = processCPUSeconds() - startCPU
+        summary.seconds = endTime - startTime
+        summary.cpuSeconds = endCPU - startCPU
         notifier?.notify("STOPPING=1")
         return summary
     }

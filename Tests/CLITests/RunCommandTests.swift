@@ -247,6 +247,38 @@ func intField(_ line: String, _ key: String) -> Int? {
         #expect(!run.errors.contains("Fatal error"))
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func theUnitFilesVerifyAndScoreSafeInSystemdAnalyzeSecurity() throws {
+        let binary = try #require(DigitdBinary.path)
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = fixtures.directory + "/units"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for unit in ["digitd.service", "digitd@.service"] {
+            let text = try String(contentsOf: repo.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)
+                .replacingOccurrences(of: "@BINDIR@", with: (binary as NSString).deletingLastPathComponent)
+                .replacingOccurrences(of: "@DATADIR@", with: "/usr/local/share/digitd")
+            try text.write(toFile: dir + "/" + unit, atomically: true, encoding: .utf8)
+        }
+        func analyze(_ arguments: [String]) throws -> (Int32, String) {
+            let p = Process(), out = Pipe()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+            p.arguments = arguments
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let (status, text) = try analyze(["verify", "--man=no", "./digitd.service", "./digitd@video0.service"])
+        #expect(status == 0, "\(text)")
+        let (_, security) = try analyze(["security", "--offline=yes", dir + "/digitd.service"])
+        let score = security.split(separator: "\n").last { $0.contains("Overall exposure level") }
+            .flatMap { line in line.split(separator: " ").compactMap { Double($0) }.first }
+        #expect((score ?? 10) <= 1.0, "\(security.suffix(200))")
+    }
+
     @Test func aBadConfigKeyIsOneLineNamingTheKeyAndLine() throws {
         let config = fixtures.write(Array("[camera]\nwidth = 640\nfsp = 30\n".utf8), "bad.toml")
         let run = try RunningDigitd(["run", "--headless", "--config", config])
