@@ -214,40 +214,42 @@ public final class LineRemover {
             // The lines' own thickness: the median of that over all marked ink (mostly line
             // pixels). Strokes thicker than the lines (by more than a pixel) are kept even
             // where they run along a line.
+            // Only blocks on lines are visited (a small part of the image); the last row or
+            // column of an odd-sized mask belongs to the block before it.
+            @inline(__always) func forEachMarkedPixel(_ body: (Int, Int, UInt8) -> Void) {
+                for py in 0..<ph {
+                    let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
+                    for px in 0..<pw {
+                        let k = mark[py * pw + px]
+                        if k == 0 { continue }
+                        let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+                        for y in y0..<y1 { for x in x0..<x1 { body(x, y, k) } }
+                    }
+                }
+            }
             var histogram = [Int](repeating: 0, count: thin + 2)
             var markedInk = 0
-            for y in 0..<h {
-                let row = y * w, prow = min(y / 2, ph - 1) * pw
-                for x in 0..<w where m[row + x] == 255 {
-                    let k = mark[prow + min(x / 2, pw - 1)]
-                    if k != 0 { histogram[across(x, y, k)] += 1; markedInk += 1 }
-                }
+            forEachMarkedPixel { x, y, k in
+                if m[y * w + x] == 255 { histogram[across(x, y, k)] += 1; markedInk += 1 }
             }
             var median = 0, seen = 0
             while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
             let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
 
             // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
-            // across than the lines.
-            for y in 0..<h {
-                let row = y * w
-                let prow = min(y / 2, ph - 1) * pw
-                for x in 0..<w {
-                    let v = m[row + x]
-                    if v == 0 { continue }
-                    let k = mark[prow + min(x / 2, pw - 1)]
-                    let drop = k != 0 && (v != 255 || across(x, y, k) <= cut)
-                    if drop {
-                        // Marked 1 (strong) or 2 (weak) until the pass ends, so later run
-                        // measurements still see the original ink.
-                        m[row + x] = v == 255 ? 1 : 2
-                    } else if v != 255 && !keepWeakInk { m[row + x] = 0 }
-                }
+            // across than the lines. Marked 1 (strong) or 2 (weak) until all are decided, so
+            // later run measurements still see the original ink.
+            forEachMarkedPixel { x, y, k in
+                let o = y * w + x
+                let v = m[o]
+                if v == 0 || v == 1 || v == 2 { return }
+                if v != 255 || across(x, y, k) <= cut { m[o] = v == 255 ? 1 : 2 }
             }
-            for i in 0..<n {
-                let v = m[i]
-                if v == 1 { removed += 1; m[i] = 0 } else if v == 2 { m[i] = 0 }
+            forEachMarkedPixel { x, y, _ in
+                let o = y * w + x
+                if m[o] == 1 { removed += 1; m[o] = 0 } else if m[o] == 2 { m[o] = 0 }
             }
+            if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
         }}}}}
         return removed
     }

@@ -60,8 +60,11 @@ public final class MNISTNormalizer {
         let margin = max(crop.height, crop.width) / 3 + 2
         let around = clip(Box(x: crop.x - margin, y: crop.y - margin, width: crop.width + 2 * margin,
                               height: crop.height + 2 * margin), image)
-        let (paper, ink) = paperAndInk(image, around, lightInk: polarity == .lightOnDark)
+        let (paper, ink, spread) = paperAndInk(image, around, lightInk: polarity == .lightOnDark)
         let range = max(abs(paper - ink), 24)
+        // Ink starts this far from the paper level: 15% of the contrast, or more on grainy
+        // paper (chalkboards, sensor noise) where the paper's own spread is wide.
+        let floor = min(max(range * 0.15, spread * 2.5), range * 0.45)
         let dark = polarity != .lightOnDark
 
         // Ink intensity 0...1 of each crop pixel; a small floor drops paper texture and noise.
@@ -70,14 +73,14 @@ public final class MNISTNormalizer {
         var minX = cw, minY = ch, maxX = -1, maxY = -1
         image.pixels.withUnsafeBufferPointer { p in
             levels.withUnsafeMutableBufferPointer { l in
-                let scale = 1 / (range * 0.8)
+                let scale = 1 / max(range * 0.95 - floor, 8)
                 let gated = gate != nil
                 for y in 0..<ch {
                     let src = (crop.y + y) * image.width + crop.x
                     let gateRow = ((crop.y + y) / gs - gy0) * gw
                     for x in 0..<cw {
                         let g = Float(p[src + x])
-                        var v = ((dark ? paper - g : g - paper) - range * 0.15) * scale
+                        var v = ((dark ? paper - g : g - paper) - floor) * scale
                         v = v < 0 ? 0 : (v > 1 ? 1 : v)
                         if gated && gateBuffer[gateRow + (crop.x + x) / gs - gx0] == 0 { v = 0 }
                         l[y * cw + x] = v
@@ -130,8 +133,9 @@ public final class MNISTNormalizer {
 
     /// Paper level (the bright side, or dark side for light ink) and ink level of `region`,
     /// from percentiles of a sparse sample: paper is the 70th percentile (the majority), ink the
-    /// 2nd (the extreme). For light ink the roles of bright and dark swap.
-    private func paperAndInk(_ image: GrayImage, _ region: Box, lightInk: Bool) -> (Float, Float) {
+    /// 2nd (the extreme), and the paper's spread the distance from the 70th to the 90th. For
+    /// light ink the roles of bright and dark swap.
+    private func paperAndInk(_ image: GrayImage, _ region: Box, lightInk: Bool) -> (paper: Float, ink: Float, spread: Float) {
         for i in 0..<256 { histogram[i] = 0 }
         let step = max(1, min(region.width, region.height) / 40)
         var total = 0
@@ -150,7 +154,9 @@ public final class MNISTNormalizer {
             for v in 0..<256 { seen += histogram[v]; if seen > target { return Float(v) } }
             return 255
         }
-        return lightInk ? (percentile(0.30), percentile(0.98)) : (percentile(0.70), percentile(0.02))
+        // Spread of the paper: from its level to the far side of the majority (away from ink).
+        return lightInk ? (percentile(0.30), percentile(0.98), percentile(0.30) - percentile(0.10))
+                        : (percentile(0.70), percentile(0.02), percentile(0.90) - percentile(0.70))
     }
 
     private func clip(_ b: Box, _ image: GrayImage) -> Box {
