@@ -196,7 +196,7 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
             }
             return .noFrameYet
         }
-        var newest: (index: Int, bytesUsed: Int, sequence: UInt32)?
+        var newest: DequeuedBuffer?
         while let b = try s.device.dequeueBuffer() {
             if let older = newest {
                 statistics.droppedFrames += 1
@@ -208,8 +208,15 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
         let arrival = timing.now()
         s.lastFrameTime = arrival
         session = s
-        let image = lumaPlane(s.buffers[b.index].address, bytesUsed: b.bytesUsed, format: s.format)
+        // A buffer the driver flags as damaged, or too short for the negotiated format, is skipped.
+        let usable = !b.damaged && b.index < s.buffers.count
+            && min(b.bytesUsed > 0 ? b.bytesUsed : Int.max, s.buffers[b.index].length) >= lumaBytesNeeded(s.format)
+        let image = usable ? lumaPlane(s.buffers[b.index].address, bytesUsed: b.bytesUsed, format: s.format) : nil
         try s.device.queueBuffer(b.index)
+        guard let image else {
+            statistics.corruptFrames += 1
+            return .noFrameYet
+        }
         let frame = Frame(index: nextIndex, source: settings.path, image: image, arrival: arrival)
         nextIndex += 1
         return .frame(frame)
@@ -227,6 +234,13 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
     public func close() {
         teardown()
     }
+}
+
+/// Bytes a buffer must hold for `lumaPlane` to read every row.
+public func lumaBytesNeeded(_ format: NegotiatedFormat) -> Int {
+    let row = format.format == .yuyv ? 2 * format.width : format.width
+    let stride = max(format.bytesPerLine, row)
+    return format.height > 0 ? (format.height - 1) * stride + row : 0
 }
 
 /// The gray (luma) plane of a captured buffer, honouring the driver's line stride.

@@ -171,14 +171,15 @@ public struct V4L2Device {
     }
 
     /// VIDIOC_DQBUF: a filled buffer, or nil if none is ready (EAGAIN is "not yet", not an error).
-    public func dequeueBuffer() throws(V4L2Error) -> (index: Int, bytesUsed: Int, sequence: UInt32)? {
+    public func dequeueBuffer() throws(V4L2Error) -> DequeuedBuffer? {
         var b = makeBuffer(0)
         do {
             try control(V4L2Request.dequeueBuffer, &b, name: "VIDIOC_DQBUF", purpose: "dequeuing video buffer")
         } catch where error.errno == .wouldBlock {
             return nil
         }
-        return (Int(b.index), Int(b.bytesused), b.sequence)
+        return DequeuedBuffer(index: Int(b.index), bytesUsed: Int(b.bytesused), sequence: b.sequence,
+                              damaged: b.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0)
     }
 
     /// VIDIOC_STREAMON
@@ -219,6 +220,15 @@ public struct V4L2Device {
         b.index = UInt32(index); b.type = V4L2Device.captureType; b.memory = V4L2Device.mmapMemory
         return b
     }
+}
+
+/// A filled buffer handed back by VIDIOC_DQBUF.
+public struct DequeuedBuffer: Equatable, Sendable {
+    public var index: Int
+    public var bytesUsed: Int
+    public var sequence: UInt32
+    /// The driver flagged the data as damaged (V4L2_BUF_FLAG_ERROR).
+    public var damaged: Bool
 }
 
 /// The format a driver settled on after VIDIOC_S_FMT.

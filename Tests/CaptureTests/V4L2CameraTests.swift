@@ -22,6 +22,9 @@ final class FakeV4L2: V4L2Syscalls, @unchecked Sendable {
     var formats: [FourCC] = [.yuyv, .mjpeg]
     var chosen = FourCC.yuyv
     var requested: FourCC?
+    /// bytesused the next dequeued buffer reports (nil: a whole frame), and its error flag.
+    var nextBytesUsed: Int?
+    var nextDamaged = false
 
     var frameBytes: Int { width * height * 2 }
 
@@ -89,7 +92,9 @@ final class FakeV4L2: V4L2Syscalls, @unchecked Sendable {
             for i in 0..<frameBytes { p[i] = i % 2 == 0 ? UInt8(frameCounter % 256) : 128 }
             frameCounter += 1
             let b = argument.assumingMemoryBound(to: v4l2_buffer.self)
-            b.pointee.index = UInt32(index); b.pointee.bytesused = UInt32(frameBytes)
+            b.pointee.index = UInt32(index); b.pointee.bytesused = UInt32(nextBytesUsed ?? frameBytes)
+            if nextDamaged { b.pointee.flags |= UInt32(V4L2_BUF_FLAG_ERROR) }
+            nextBytesUsed = nil; nextDamaged = false
         default: break
         }
         return .success(0)
@@ -239,6 +244,22 @@ final class LogRecorder: @unchecked Sendable {
         guard case .frame(let f) = try camera.nextFrame() else { Issue.record("no frame"); return }
         #expect(fake.requested == .yuv420)
         #expect(f.image.width == 8)
+    }
+
+    @Test func aDamagedOrShortBufferIsSkippedCountedAndRequeued() throws {
+        let fake = FakeV4L2(), clock = FakeClock(), log = LogRecorder()
+        let camera = makeCamera(fake, clock, log)
+        fake.readyFrames = 1
+        fake.nextDamaged = true
+        guard case .noFrameYet = try camera.nextFrame() else { Issue.record("expected a skipped frame"); return }
+        fake.readyFrames = 1
+        fake.nextBytesUsed = 10
+        guard case .noFrameYet = try camera.nextFrame() else { Issue.record("expected a skipped frame"); return }
+        #expect(camera.statistics.corruptFrames == 2)
+        #expect(fake.driverQueue.count == 4)
+        fake.readyFrames = 1
+        guard case .frame(let f) = try camera.nextFrame() else { Issue.record("expected a frame"); return }
+        #expect(f.index == 0)
     }
 
     @Test func somethingThatIsNotAV4L2DeviceIsAFatalError() {
