@@ -312,6 +312,7 @@ final class LivePipeline {
         var lastPing = 0.0
         var ready = false
         var lastCorrupt = 0
+        var lastCorruptLog = -Double.infinity
         let pace = settings.realtime && source.pacing == .onDemand
         var paceStart = 0.0
         var paced = 0
@@ -326,11 +327,13 @@ final class LivePipeline {
             }
             let stats = source.statistics
             state.publish(stats)
-            if stats.corruptFrames != lastCorrupt {
+            let now = MonotonicClock.now()
+            // The first corrupt frame is logged; after that at most one line per 10 s.
+            if stats.corruptFrames != lastCorrupt && (lastCorrupt == 0 || now - lastCorruptLog >= 10) {
                 log(.warning, "\(source.name): skipped a corrupt frame (\(stats.corruptFrames) so far)")
                 lastCorrupt = stats.corruptFrames
+                lastCorruptLog = now
             }
-            let now = MonotonicClock.now()
             if let interval = notifier?.watchdogInterval, now - lastPing >= interval {
                 notifier?.notify("WATCHDOG=1")
                 lastPing = now
