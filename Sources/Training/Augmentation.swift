@@ -22,6 +22,31 @@ public struct AugmentationOptions: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// The names `disable(_:)` understands, one per effect.
+    public static let effectNames = ["rotation", "shift", "scale", "aspect", "shear", "elastic", "stroke", "blur",
+                                     "noise", "contrast", "fog", "clutter", "negatives"]
+
+    /// Turns one effect off by name; false if the name is unknown.
+    public mutating func disable(_ name: String) -> Bool {
+        switch name {
+        case "rotation": rotationDegrees = 0
+        case "shift": shiftPixels = 0
+        case "scale": scaleRange = 0
+        case "aspect": aspectRange = 0
+        case "shear": shear = 0
+        case "elastic": elastic = 0
+        case "stroke": strokeProbability = 0
+        case "blur": blurProbability = 0
+        case "noise": noiseProbability = 0
+        case "contrast": contrastProbability = 0
+        case "fog": fogProbability = 0
+        case "clutter": clutterProbability = 0
+        case "negatives": negativeFraction = 0
+        default: return false
+        }
+        return true
+    }
+
     /// Everything off: the raw digits (for evaluation and tests).
     public static var none: AugmentationOptions {
         var o = AugmentationOptions()
@@ -125,11 +150,12 @@ public enum Augmenter {
         scratch.update(from: img, count: 784)
         for y in 0..<28 {
             for x in 0..<28 {
-                var v = scratch[y * 28 + x]
-                let n = [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
-                for (a, b) in n where a >= 0 && a < 28 && b >= 0 && b < 28 {
-                    v = dilate ? max(v, scratch[b * 28 + a]) : min(v, scratch[b * 28 + a])
-                }
+                let i = y * 28 + x
+                var v = scratch[i]
+                // plus-shaped neighbourhood, clipped at the border
+                let left = x > 0 ? scratch[i - 1] : v, right = x < 27 ? scratch[i + 1] : v
+                let up = y > 0 ? scratch[i - 28] : v, down = y < 27 ? scratch[i + 28] : v
+                v = dilate ? max(v, left, right, up, down) : min(v, left, right, up, down)
                 img[y * 28 + x] = scratch[y * 28 + x] + strength * (v - scratch[y * 28 + x])
             }
         }

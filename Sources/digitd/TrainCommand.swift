@@ -40,6 +40,8 @@ extension Digitd {
         var arch: String = Trainer.shippedArchitecture
         @Flag(help: "Turn augmentation (and negatives) off.")
         var noAugment = false
+        @Option(help: "Turn some augmentation effects off, comma-separated: \(AugmentationOptions.effectNames.joined(separator: ", ")).")
+        var augmentOff: String?
         @Option(help: "Fraction of each batch that is synthetic 'not a digit' crops (11-class nets).")
         var negatives: Float = 0.08
         @Option(help: "MNIST test images to report accuracy on after each epoch (monitoring only, never used to choose).")
@@ -56,6 +58,9 @@ extension Digitd {
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
             guard (0..<1).contains(negatives) else { throw ValidationError("--negatives must be in 0..<1") }
             guard learningRate > 0, learningRate < 1 else { throw ValidationError("--lr must be in (0, 1)") }
+            for name in (augmentOff ?? "").split(separator: ",") where !AugmentationOptions.effectNames.contains(String(name)) {
+                throw ValidationError("--augment-off: unknown effect '\(name)' (known: \(AugmentationOptions.effectNames.joined(separator: ", ")))")
+            }
             if (testImages == nil) != (testLabels == nil) { throw ValidationError("--test-images and --test-labels go together") }
         }
 
@@ -72,6 +77,7 @@ extension Digitd {
             config.labelSmoothing = labelSmoothing; config.seed = seed; config.holdout = holdout
             config.augmentation = noAugment ? .none : AugmentationOptions()
             if !noAugment { config.augmentation.negativeFraction = negatives }
+            for name in (augmentOff ?? "").split(separator: ",") { _ = config.augmentation.disable(String(name)) }
 
             let trainer = try Trainer(config: config, data: set, test: test)
             let checkpoint = out + ".ckpt"
