@@ -312,3 +312,68 @@ func emptyReading(_ image: GrayImage) -> FrameReading {
         #expect(lines.all.count == 1 && lines.all[0].hasSuffix(" digitd error: bad\n") && lines.all[0].hasPrefix("20"))
     }
 }
+
+@Suite struct RunHelpTests {
+    /// The whole `digitd run --help` at 100 columns: what users read is part of the interface,
+    /// so a change to it shows up here and is made on purpose.
+    @Test func theHelpTextIsWhatUsersRead() {
+        let expected = #"""
+OVERVIEW: Read digits live from a camera, a Y4M/MJPEG stream or image files.
+
+Shows the frames with their digits in a window, or with --headless (or without a display) writes
+JSON lines: one per frame (--emit frames, the scan --json shape plus frame and end_to_end_ms) or
+one per tracker event (--emit events: appeared, changed, gone). Settings come from --config FILE or
+/etc/digitd/digitd.toml, then the flags.
+
+SIGTERM/SIGINT stop capture, flush and exit 0; SIGHUP reopens --output (logrotate). Under systemd
+(Type=notify) READY=1 is sent once frames flow, WATCHDOG=1 from the capture loop and STATUS= with
+the frame rate.
+
+Window keys: q/Esc quit, space pause, t threshold view, c crops view, s snapshot, f fullscreen.
+
+USAGE: digitd run <options>
+
+OPTIONS:
+  --source <source>       Camera device (/dev/video0), Y4M or MJPEG file, '-' for stdin, an image,
+                          a folder or a glob.
+  --config <config>       Config file (TOML). Default: /etc/digitd/digitd.toml when it exists.
+  --model <model>         Model file (.safetensors). Default: the shipped model.
+  --headless              Open no window; write JSON lines.
+  --emit <emit>           What each JSON line is: frames or events. (values: frames, events)
+  --output <output>       Append JSON lines to FILE instead of standard output; SIGHUP reopens it.
+  --log-level <log-level> Least severity logged to stderr: debug, info, warning, error. (values:
+                          debug, info, warning, error)
+  --loop/--no-loop        Start files and folders again at their end.
+  --realtime/--no-realtime
+                          Pace files at their frame rate and keep only the newest frame, like a
+                          camera.
+  --fps <fps>             Frame rate for --realtime when the source states none (MJPEG, images).
+  --width <width>         Camera frame width to ask for.
+  --height <height>       Camera frame height to ask for.
+  --camera-fps <camera-fps>
+                          Camera frame rate to ask for.
+  --camera-format <camera-format>
+                          Camera pixel format: auto, grey, yuyv, nv12 or yuv420. (values: auto,
+                          grey, yuyv, nv12, yuv420)
+  --fullscreen/--no-fullscreen
+                          Start the window fullscreen.
+  --min-confidence <min-confidence>
+                          Least probability for a digit to be reported (0...1).
+  --max-fps <max-fps>     Recognise at most this many frames per second from a camera (0 = every
+                          frame it can).
+  --stable-frames <stable-frames>
+                          Frames a digit must stay the same before the tracker reports it.
+  --max-frames <max-frames>
+                          Stop after this many frames.
+  --notify/--no-notify    Speak the sd_notify protocol when $NOTIFY_SOCKET is set.
+  --version               Show the version.
+  -h, --help              Show help information.
+"""#
+        let actual = Digitd.helpMessage(for: Digitd.Run.self, columns: 100)
+        func lines(_ s: String) -> [String] {
+            s.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.reversed().drop { $0 == " " }.reversed()) }
+                .reversed().drop { $0.isEmpty }.reversed()
+        }
+        #expect(lines(actual) == lines(expected))
+    }
+}
