@@ -17,6 +17,9 @@ public struct DetectorSettings: Sendable {
     public var gateCrops = false
     /// Shear each crop upright by its second moments (see `deskewMNIST`).
     public var deskew = false
+    /// When the image is small enough to detect at full resolution, detect on a 3x3 box-blurred
+    /// copy: shrinking averages sensor noise away, and this does the same for small frames.
+    public var smoothFullResolution = true
     /// Digits at least this tall in the shrunk image are cropped from it rather than from the
     /// full-resolution picture (same result through area averaging, fewer pixels to read).
     public var workingCropHeight = 40
@@ -82,6 +85,12 @@ public final class DigitDetector {
                     downscale(src, width: image.width, height: image.height, factor: s, into: dst)
                 }
             }
+        } else if settings.smoothFullResolution {
+            image.pixels.withUnsafeBufferPointer { src in
+                working.pixels.withUnsafeMutableBufferPointer { dst in
+                    boxBlur3x3(src, width: w, height: h, into: dst)
+                }
+            }
         }
         clock.mark("downscale")
 
@@ -90,7 +99,7 @@ public final class DigitDetector {
         if (settings.removeLines || settings.hysteresis) && threshold.weakContrast == 0 {
             threshold.weakContrast = max(4, threshold.minimumContrast / 2)
         }
-        let source = s > 1 ? working : image
+        let source = s > 1 || settings.smoothFullResolution ? working : image
         let polarity = source.pixels.withUnsafeBufferPointer { p in
             integral.withUnsafeMutableBufferPointer { i in
                 mask.pixels.withUnsafeMutableBufferPointer { m in
@@ -129,6 +138,7 @@ public final class DigitDetector {
                 let slot = UnsafeMutableBufferPointer(rebasing: out[(kept.count * 784)..<((kept.count + 1) * 784)])
                 var tight: Box?
                 if s > 1 && c.box.height >= settings.workingCropHeight {
+                    // (Only a shrunk copy: a blurred full-size one would soften the strokes.)
                     // Tall enough in the shrunk image (itself area-averaged) to fit 20x20 from it.
                     tight = normalizer.normalize(working, box: c.box, polarity: polarity, padding: 1,
                                                  deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
@@ -149,5 +159,39 @@ public final class DigitDetector {
         crops.removeLast(crops.count - kept.count * 784)
         clock.mark("normalise")
         return DetectorOutput(candidates: kept, crops: crops, polarity: polarity, mask: keepMask ? mask : nil, scale: s)
+    }
+}
+
+/// 3x3 mean of `source` (`width x height`) into `destination`; edge pixels average the
+/// neighbours that exist.
+public func boxBlur3x3(_ source: UnsafeBufferPointer<UInt8>, width w: Int, height h: Int,
+                       into destination: UnsafeMutableBufferPointer<UInt8>) {
+    precondition(source.count >= w * h && destination.count >= w * h)
+    guard w > 0, h > 0 else { return }
+    withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * w) { rows in
+        // rows holds the horizontal 3-sums of three consecutive source rows, cyclically.
+        func horizontal(_ y: Int, into slot: Int) {
+            let r = source.baseAddress! + y * w, o = rows.baseAddress! + slot * w
+            if w == 1 { o[0] = UInt16(r[0]) * 3; return }
+            o[0] = UInt16(r[0]) * 2 + UInt16(r[1])     // edge: the missing neighbour repeats
+            for x in 1..<(w - 1) { o[x] = UInt16(r[x - 1]) + UInt16(r[x]) + UInt16(r[x + 1]) }
+            o[w - 1] = UInt16(r[w - 2]) + UInt16(r[w - 1]) * 2
+        }
+        for y in 0..<h {
+            if y == 0 {
+                horizontal(0, into: 0)
+                horizontal(min(1, h - 1), into: 1)
+            } else if y + 1 < h {
+                horizontal(y + 1, into: (y + 1) % 3)
+            }
+            let above = rows.baseAddress! + (max(0, y - 1) % 3) * w
+            let here = rows.baseAddress! + (y % 3) * w
+            let below = rows.baseAddress! + (min(h - 1, y + 1) % 3) * w
+            let out = destination.baseAddress! + y * w
+            for x in 0..<w {
+                let s = UInt32(above[x]) + UInt32(here[x]) + UInt32(below[x])
+                out[x] = UInt8(truncatingIfNeeded: (s * 7282 + 32768) >> 16)   // / 9, rounded
+            }
+        }
     }
 }

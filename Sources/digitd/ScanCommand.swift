@@ -96,23 +96,30 @@ extension Digitd {
 
 extension InkPolarity: ExpressibleByArgument {}
 
+/// A failure a user can cause (missing model or data file, unwritable directory): printed as
+/// one line, exit status 1, without the usage text that ValidationError brings.
+struct VisionCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Helpers shared by `scan`, `synth` and the vision benchmark.
 enum ScanSupport {
     /// The classifier from `--model`, or the shipped default; errors are one line.
     static func loadClassifier(_ path: String?) throws -> DigitClassifier {
         guard let file = path ?? DefaultModel.path() else {
-            throw ValidationError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
+            throw VisionCommandError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
         }
         do {
             return try Model.load(path: file).makeClassifier()
         } catch {
-            throw ValidationError("\(error)")
+            throw VisionCommandError("\(error)")
         }
     }
 
     static func makeDirectory(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        catch { throw ValidationError("\(path): cannot create directory: \(error.localizedDescription)") }
+        catch { throw VisionCommandError("\(path): cannot create directory: \(error.localizedDescription)") }
     }
 
     static func stem(_ path: String) -> String {

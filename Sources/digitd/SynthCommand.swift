@@ -31,8 +31,8 @@ extension Digitd {
         @Option(help: "Seed of the first scene.")
         var seed: UInt64 = 1
 
-        @Option(help: "Directory holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.")
-        var mnist = "Tests/Fixtures/mnist"
+        @Option(help: "Directory holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (default: the checkout's Tests/Fixtures/mnist).")
+        var mnist: String?
 
         @Option(help: "Model file for --score (default: the shipped model).")
         var model: String?
@@ -53,7 +53,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let generator = SceneGenerator(glyphs: try SynthSupport.loadGlyphs(mnist))
+            let generator = SceneGenerator(glyphs: try SynthSupport.loadGlyphs(mnist ?? SynthSupport.defaultMNIST))
             if let dir = out {
                 try ScanSupport.makeDirectory(dir)
                 var truth = ""
@@ -93,13 +93,22 @@ extension Digitd {
 
 /// The scene mix and scoring loop behind `digitd synth`.
 enum SynthSupport {
+    /// The MNIST test set of this source checkout (the working directory's, else the one this
+    /// binary was built from).
+    static var defaultMNIST: String {
+        let relative = "Tests/Fixtures/mnist"
+        if FileManager.default.fileExists(atPath: relative) { return relative }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(relative).path
+    }
+
     static func loadGlyphs(_ dir: String) throws -> DigitGlyphs {
         do {
             let set = try LabelledImages.load(images: (dir as NSString).appendingPathComponent("t10k-images-idx3-ubyte.gz"),
                                               labels: (dir as NSString).appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
             return DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels)
         } catch {
-            throw ValidationError("\(error)")
+            throw VisionCommandError("\(error)")
         }
     }
 

@@ -9,7 +9,7 @@ import Vision
 /// of the same scenes separately. Returns a printable report of medians in milliseconds.
 /// Digits are MNIST test digits when the fixture is found, else the built-in font's.
 func runVisionBench(classifier: DigitClassifier, repeats: Int) throws -> String {
-    let glyphs = (try? SynthSupport.loadGlyphs("Tests/Fixtures/mnist")) ?? DigitGlyphs.fromFont()
+    let glyphs = (try? SynthSupport.loadGlyphs(SynthSupport.defaultMNIST)) ?? DigitGlyphs.fromFont()
     let generator = SceneGenerator(glyphs: glyphs)
     let recognizer = Recognizer(classifier: classifier)
     var report = "vision pipeline, one thread, median ms per frame (\(glyphs.count == 10 ? "font" : "MNIST") digits, \(max(1, repeats)) repeats x 5 scenes)\n"
