@@ -172,3 +172,19 @@ private func page(width: Int = 120, height: Int = 80, paper: Int = 200, ramp: In
     let kept = filterCandidates([digit, speck, dash, slab, tall], mask: mask, settings: settings)
     #expect(kept.map { $0.box } == [digit.box])
 }
+
+@Test func thickenIfThin_growsHairlines_andLeavesMNISTWeightStrokesAlone() {
+    var hair = [Float](repeating: 0, count: 784)
+    for y in 4..<24 { hair[y * 28 + 10] = 1 }
+    for x in 10..<20 { hair[23 * 28 + x] = 1 }
+    let before = hair.withUnsafeBufferPointer { strokeWidth($0) }
+    #expect(before < 1.2)
+    hair.withUnsafeMutableBufferPointer { thickenIfThin($0) }
+    #expect(hair.withUnsafeBufferPointer { strokeWidth($0) } > before + 0.5)
+
+    var bold = [Float](repeating: 0, count: 784)
+    for y in 4..<24 { for x in 10..<13 { bold[y * 28 + x] = 1 } }
+    let copy = bold
+    bold.withUnsafeMutableBufferPointer { thickenIfThin($0) }
+    #expect(bold == copy)
+}
