@@ -67,7 +67,7 @@ public struct FrameReading: Sendable {
 /// Settings of the per-frame pipeline. The defaults are what `digitd scan` and `digitd run` use.
 public struct RecognizerOptions: Sendable {
     /// A candidate becomes a detection only if its best digit has at least this probability.
-    public var minimumConfidence: Float = 0.6
+    public var minimumConfidence: Float = 0.75
     /// ...and (11-class models) the "not a digit" class has less than this.
     public var maximumNotDigitProbability: Float = 0.5
     /// Ink polarity; `.automatic` decides per image.

@@ -39,10 +39,11 @@ func endToEnd_photoLikeScenes_areReadWithHighF1() throws {
     }
     print(total.summary)
     #expect(total.trueDigits > 100)
-    #expect(total.f1 >= 0.75)
-    #expect(total.labelAccuracy >= 0.9)
-    #expect(chalk.f1 >= 0.65)
-    #expect(total.numberExactMatch >= 0.45)
+    // Measured with the shipped model: F1 0.93, label accuracy 0.996, numbers 0.78.
+    #expect(total.f1 >= 0.85)
+    #expect(total.labelAccuracy >= 0.95)
+    #expect(chalk.f1 >= 0.75)
+    #expect(total.numberExactMatch >= 0.6)
 }
 
 @Test(.enabled(if: modelPath != nil, "no shipped model in Models/"))
@@ -58,5 +59,5 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
         let scene = generator.render(seed: 9_000 + UInt64(i), options: options)
         falseDetections += recognizer.read(scene.image).detections.count
     }
-    #expect(falseDetections <= 12)    // at most 2 per page of letters, scribbles and stains
+    #expect(falseDetections <= 9)    // at most 1.5 per page of letters, scribbles and stains
 }
