@@ -71,6 +71,48 @@ private func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: 
     return covered * 4 >= total * 3
 }
 
+/// Marks (`marks[i] |= bit`) the ink cells of a row-major `width x height` mask that lie on a
+/// path of at least `long` cells advancing one row per step (8-connected through ink; straight
+/// down through background at `gapCost` per cell) and pass `straightAcross`. `forward` holds
+/// `width * height`, the rows `width` values each.
+private func markVerticalPaths(_ p: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, long: Int,
+                               gapCost: UInt16, forward fwd: UnsafeMutablePointer<UInt16>,
+                               rowA a: UnsafeMutablePointer<UInt16>, rowB b: UnsafeMutablePointer<UInt16>,
+                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8) {
+    guard w >= 2, h >= 1 else { return }
+    // Longest path ending at each cell, top down. Branch-free inner loop: the next value is
+    // "best of the three above + 1" on ink, "straight above - gapCost" on background.
+    @inline(__always) func step(_ ink: Bool, _ straight: UInt16, _ diagonal: UInt16) -> UInt16 {
+        let gap = straight > gapCost ? straight &- gapCost : 0
+        return ink ? diagonal &+ 1 : gap
+    }
+    for x in 0..<w { fwd[x] = p[x] != 0 ? 1 : 0 }
+    for y in 1..<h {
+        let row = p + y * w, above = fwd + (y - 1) * w, here = fwd + y * w
+        here[0] = step(row[0] != 0, above[0], max(above[0], above[1]))
+        for x in 1..<(w - 1) {
+            here[x] = step(row[x] != 0, above[x], max(above[x], max(above[x - 1], above[x + 1])))
+        }
+        here[w - 1] = step(row[w - 1] != 0, above[w - 1], max(above[w - 1], above[w - 2]))
+    }
+    // Bottom up with two rolling rows; a cell on ink whose paths up and down add to `long`
+    // is on a line.
+    for x in 0..<w { a[x] = 0 }
+    for y in stride(from: h - 1, through: 0, by: -1) {
+        let row = p + y * w, here = fwd + y * w
+        b[0] = step(row[0] != 0, a[0], max(a[0], a[1]))
+        for x in 1..<(w - 1) { b[x] = step(row[x] != 0, a[x], max(a[x], max(a[x - 1], a[x + 1]))) }
+        b[w - 1] = step(row[w - 1] != 0, a[w - 1], max(a[w - 1], a[w - 2]))
+        for x in 0..<w where row[x] != 0 {
+            // b[x] - 1 is the path below (exclusive); here[x] the path above (inclusive).
+            if Int(here[x]) + Int(b[x]) - 1 >= long && straightAcross(p, w, h, x, y, vertical: true, reach: 4) {
+                marks[y * w + x] |= bit
+            }
+        }
+        for x in 0..<w { a[x] = b[x] }
+    }
+}
+
 /// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
 @inline(__always) private func strong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
 
@@ -83,6 +125,7 @@ public final class LineRemover {
     private var pooled: [UInt8] = []      // 2x2 OR of the mask
     private var forward: [UInt16] = []    // per pooled cell: longest monotone path ending here
     private var marks: [UInt8] = []       // per pooled cell: 1 = on a horizontal line, 2 = vertical
+    private var transposedStore: [UInt8] = [], transposedMarkStore: [UInt8] = []
     private var lineA: [UInt16] = [], lineB: [UInt16] = []
 
     public init() {}
@@ -100,6 +143,7 @@ public final class LineRemover {
         }
         if pooled.count < pn {
             pooled = [UInt8](repeating: 0, count: pn); marks = pooled
+            transposedStore = pooled; transposedMarkStore = pooled
             forward = [UInt16](repeating: 0, count: pn)
         }
         let side = max(pw, ph)
@@ -110,6 +154,8 @@ public final class LineRemover {
         let gapCost = UInt16(2)
         var removed = 0
         let m = mask.baseAddress!
+        transposedStore.withUnsafeMutableBufferPointer { transposed in
+        transposedMarkStore.withUnsafeMutableBufferPointer { transposedMarks in
         pooled.withUnsafeMutableBufferPointer { pb in
         forward.withUnsafeMutableBufferPointer { fb in
         marks.withUnsafeMutableBufferPointer { kb in
@@ -126,68 +172,16 @@ public final class LineRemover {
             }
             for i in 0..<pn { mark[i] = 0 }
 
-            // Vertical lines: longest path advancing one row per step (forward top-down into
-            // fwd; backward bottom-up with a rolling row, marking as it goes).
-            for y in 0..<ph {
-                let row = y * pw
-                for x in 0..<pw {
-                    if y == 0 { fwd[x] = p[x] != 0 ? 1 : 0; continue }
-                    let above = row - pw + x
-                    var best = fwd[above]
-                    if p[row + x] == 0 {
-                        // A gap is bridged straight on only: paths must not wander off through paper.
-                        fwd[row + x] = best > gapCost ? best &- gapCost : 0
-                        continue
-                    }
-                    if x > 0 { best = max(best, fwd[above - 1]) }
-                    if x < pw - 1 { best = max(best, fwd[above + 1]) }
-                    fwd[row + x] = best &+ 1
-                }
-            }
-            for x in 0..<pw { a[x] = 0 }
-            for y in stride(from: ph - 1, through: 0, by: -1) {
-                let row = y * pw
-                for x in 0..<pw {
-                    var best = a[x]
-                    if p[row + x] == 0 { b[x] = best > gapCost ? best &- gapCost : 0; continue }
-                    if x > 0 { best = max(best, a[x - 1]) }
-                    if x < pw - 1 { best = max(best, a[x + 1]) }
-                    b[x] = best &+ 1
-                    if Int(fwd[row + x]) + Int(best) >= longV && straightAcross(p, pw, ph, x, y, vertical: true, reach: 4) {
-                        mark[row + x] |= 2
-                    }
-                }
-                for x in 0..<pw { a[x] = b[x] }
-            }
-
-            // Horizontal lines: the same advancing one column per step, column by column
-            // (the pooled image is small enough to stay in cache).
-            for x in 0..<pw {
-                for y in 0..<ph {
-                    let o = y * pw + x
-                    if x == 0 { fwd[o] = p[o] != 0 ? 1 : 0; continue }
-                    var best = fwd[o - 1]
-                    if p[o] == 0 { fwd[o] = best > gapCost ? best &- gapCost : 0; continue }
-                    if y > 0 { best = max(best, fwd[o - pw - 1]) }
-                    if y < ph - 1 { best = max(best, fwd[o + pw - 1]) }
-                    fwd[o] = best &+ 1
-                }
-            }
-            for y in 0..<ph { a[y] = 0 }
-            for x in stride(from: pw - 1, through: 0, by: -1) {
-                for y in 0..<ph {
-                    let o = y * pw + x
-                    var best = a[y]
-                    if p[o] == 0 { b[y] = best > gapCost ? best &- gapCost : 0; continue }
-                    if y > 0 { best = max(best, a[y - 1]) }
-                    if y < ph - 1 { best = max(best, a[y + 1]) }
-                    b[y] = best &+ 1
-                    if Int(fwd[o]) + Int(best) >= longH && straightAcross(p, pw, ph, x, y, vertical: false, reach: 4) {
-                        mark[o] |= 1
-                    }
-                }
-                for y in 0..<ph { a[y] = b[y] }
-            }
+            // Vertical lines on the pooled mask as it is; horizontal lines as vertical lines of
+            // its transpose, so both sweeps read memory in order.
+            markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
+                              forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2)
+            let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
+            for y in 0..<ph { for x in 0..<pw { pt[x * ph + y] = p[y * pw + x] } }
+            for i in 0..<pn { mt[i] = 0 }
+            markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
+                              forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1)
+            for x in 0..<pw { for y in 0..<ph { mark[y * pw + x] |= mt[x * ph + y] } }
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the
             // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
@@ -250,7 +244,7 @@ public final class LineRemover {
                 if m[o] == 1 { removed += 1; m[o] = 0 } else if m[o] == 2 { m[o] = 0 }
             }
             if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}
+        }}}}}}}
         return removed
     }
 }
