@@ -97,7 +97,7 @@ public final class DigitDetector {
         var threshold = settings.threshold
         threshold.polarity = settings.polarity
         if (settings.removeLines || settings.hysteresis) && threshold.weakContrast == 0 {
-            threshold.weakContrast = max(4, threshold.minimumContrast / 2)
+            threshold.weakContrast = max(4, threshold.minimumContrast * 2 / 3)
         }
         let source = s > 1 || settings.smoothFullResolution ? working : image
         let polarity = source.pixels.withUnsafeBufferPointer { p in
