@@ -6,6 +6,8 @@ public final class BatchNorm: Layer {
     public let channels: Int
     public let epsilon: Float = 1e-5
     public var momentum: Float = 0.1
+    /// False in data-parallel replicas: only one copy writes the shared running statistics.
+    public var updatesRunningStatistics = true
     public var needsInputGradient = true
     public var token: String { "bn" }
 
@@ -57,16 +59,14 @@ public final class BatchNorm: Layer {
                 let src = x.data + c * m, dst = output.data + c * m
                 var mean: Float, invStd: Float
                 if training {
-                    var s: Float = 0
-                    for i in 0..<m { s += src[i] }
-                    mean = s / Float(m)
-                    var v: Float = 0
-                    for i in 0..<m { let d = src[i] - mean; v += d * d }
-                    let variance = v / Float(m)
+                    mean = vectorSum(src, m) / Float(m)
+                    let variance = vectorSquaredDeviation(src, m, mean: mean) / Float(m)
                     invStd = 1 / (variance + epsilon).squareRoot()
                     inverseStd[c] = invStd
-                    runningMean[c] += momentum * (mean - runningMean[c])
-                    runningVar[c] += momentum * (variance * Float(m) / Float(max(m - 1, 1)) - runningVar[c])
+                    if updatesRunningStatistics {
+                        runningMean[c] += momentum * (mean - runningMean[c])
+                        runningVar[c] += momentum * (variance * Float(m) / Float(max(m - 1, 1)) - runningVar[c])
+                    }
                     let xh = normalised.data + c * m
                     let g = gamma[c], b = beta[c]
                     for i in 0..<m { let h = (src[i] - mean) * invStd; xh[i] = h; dst[i] = g * h + b }
@@ -86,6 +86,7 @@ public final class BatchNorm: Layer {
                 for c in 0..<f {
                     let variance = sum2[c] / Float(n)
                     inverseStd[c] = 1 / (variance + epsilon).squareRoot()
+                    guard updatesRunningStatistics else { continue }
                     runningMean[c] += momentum * (sum1[c] - runningMean[c])
                     runningVar[c] += momentum * (variance * Float(n) / Float(max(n - 1, 1)) - runningVar[c])
                 }
@@ -113,8 +114,7 @@ public final class BatchNorm: Layer {
         if dy.shape.count == 4 {
             for c in 0..<channels {
                 let g = dy.data + c * m, xh = normalised.data + c * m, dx = inputGrad.data + c * m
-                var sg: Float = 0, sgx: Float = 0
-                for i in 0..<m { sg += g[i]; sgx += g[i] * xh[i] }
+                let (sg, sgx) = vectorSumAndDot(g, xh, m)
                 gammaGrad[c] += sgx
                 betaGrad[c] += sg
                 guard needsInputGradient else { continue }

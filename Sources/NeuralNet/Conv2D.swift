@@ -83,12 +83,7 @@ public final class Conv2D: Layer {
         // dW[K, rows] += dy[K, P] * col^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(outChannels), Int32(rows), Int32(p),
                     1, dy.data, Int32(p), columns.data, Int32(p), 1, weightGrad, Int32(rows))
-        for k in 0..<outChannels {
-            var s: Float = 0
-            let row = dy.data + k * p
-            for i in 0..<p { s += row[i] }
-            biasGrad[k] += s
-        }
+        for k in 0..<outChannels { biasGrad[k] += vectorSum(dy.data + k * p, p) }
         inputGrad.resize(inShape)
         guard needsInputGradient else { return inputGrad }
         columnGrad.resize([rows, p])

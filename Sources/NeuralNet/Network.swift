@@ -35,8 +35,13 @@ public final class Network {
     let learnableMask: UnsafeMutablePointer<Float>
     public let classCount: Int
     private let input = Tensor(shape: [0])
+    /// The network whose parameter values this replica uses (data-parallel training), if any.
+    public let valueOwner: Network?
 
-    public init(spec: String) throws {
+    /// A network with its own parameters, or — `sharingValuesWith` — a replica of `owner` that
+    /// reads and writes the owner's parameter values but keeps its own activations and gradients.
+    /// A replica's batch norms leave the running statistics to the owner.
+    public init(spec: String, sharingValuesWith owner: Network? = nil) throws {
         self.spec = spec
         var shape = [1, 1, 28, 28]  // [C, N, H, W] with N = 1 for shape inference
         var built: [Layer] = []
@@ -85,7 +90,13 @@ public final class Network {
         }
         parameterTable = table.map { ($0.0, $0.1, $0.2, $0.3, $0.4) }
         parameterCount = offset
-        values = .allocate(capacity: max(offset, 1)); values.initialize(repeating: 0, count: max(offset, 1))
+        if let owner {
+            guard owner.spec == spec else { throw NetworkError("replica spec \(spec) differs from \(owner.spec)") }
+            values = owner.values
+        } else {
+            values = .allocate(capacity: max(offset, 1)); values.initialize(repeating: 0, count: max(offset, 1))
+        }
+        valueOwner = owner
         gradients = .allocate(capacity: max(offset, 1)); gradients.initialize(repeating: 0, count: max(offset, 1))
         decayMask = .allocate(capacity: max(offset, 1)); decayMask.initialize(repeating: 0, count: max(offset, 1))
         learnableMask = .allocate(capacity: max(offset, 1)); learnableMask.initialize(repeating: 0, count: max(offset, 1))
@@ -101,11 +112,16 @@ public final class Network {
             }
             l.bind(values: vs, gradients: gs)
         }
-        initialise(seed: 1)
+        if owner == nil {
+            initialise(seed: 1)
+        } else {
+            for l in layers { (l as? BatchNorm)?.updatesRunningStatistics = false }
+        }
     }
 
     deinit {
-        values.deallocate(); gradients.deallocate(); decayMask.deallocate(); learnableMask.deallocate()
+        if valueOwner == nil { values.deallocate() }
+        gradients.deallocate(); decayMask.deallocate(); learnableMask.deallocate()
     }
 
     static func parseConv(_ t: String) -> (k: Int, size: Int, pad: Int)? {

@@ -95,3 +95,9 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
         return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
     }
 }
+
+import CBLAS
+
+/// Threads OpenBLAS may use for one GEMM (1 for inference on one core, or when the caller
+/// parallelises across batches itself).
+public func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }

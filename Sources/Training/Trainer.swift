@@ -14,6 +14,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Images held out from the end of the training set for per-epoch validation (0 = none).
     public var holdout = 5000
     public var augmentation = AugmentationOptions()
+    /// Data-parallel threads: each batch is split into this many parts, one network replica per
+    /// part (single-threaded BLAS each), gradients averaged. nil = one per core, at most 4.
+    public var threads: Int?
     public init() {}
 }
 
@@ -76,6 +79,65 @@ public final class Trainer: @unchecked Sendable {
         self.test = test
         negatives = network.classCount > 10 ? Int((Float(config.batchSize) * config.augmentation.negativeFraction).rounded()) : 0
         digitsPerBatch = config.batchSize - negatives
+        let parts = max(1, min(config.threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 4), config.batchSize / 4))
+        var replicas = [network]
+        for r in 1..<parts {
+            let replica = try Network(spec: config.architecture, sharingValuesWith: network)
+            for l in replica.layers { (l as? Dropout)?.random = RandomSource(seed: config.seed &+ 1000 &* UInt64(r)) }
+            replicas.append(replica)
+        }
+        self.replicas = replicas
+        lossGradients = replicas.map { _ in Tensor(shape: [0]) }
+    }
+
+    /// `network` first, then its value-sharing replicas (data parallelism).
+    let replicas: [Network]
+    private let lossGradients: [Tensor]
+
+    /// Forward and backward of one batch, split across the replicas in parallel; leaves the
+    /// batch-mean gradient in `network.gradients`. Returns the mean loss and the number of
+    /// samples whose top class was right.
+    func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+        let parts = min(replicas.count, count)
+        var losses = [Double](repeating: 0, count: parts), hits = [Int](repeating: 0, count: parts)
+        let bounds = (0...parts).map { $0 * count / parts }
+        losses.withUnsafeMutableBufferPointer { lossOut in
+            hits.withUnsafeMutableBufferPointer { hitOut in
+                nonisolated(unsafe) let lossOut = lossOut, hitOut = hitOut
+                nonisolated(unsafe) let images = images, labels = labels
+                let work: @Sendable (Int) -> Void = { r in
+                    let net = self.replicas[r], start = bounds[r], n = bounds[r + 1] - start
+                    net.zeroGradients()
+                    let logits = net.forward(images + start * 784, count: n, training: true)
+                    let k = logits.shape[1]
+                    var correct = 0
+                    for j in 0..<n {
+                        let row = logits.data + j * k
+                        var best = 0
+                        for c in 1..<k where row[c] > row[best] { best = c }
+                        if best == Int(labels[start + j]) { correct += 1 }
+                    }
+                    let loss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels + start,
+                                                                   smoothing: self.config.labelSmoothing,
+                                                                   gradient: self.lossGradients[r])
+                    net.backward(self.lossGradients[r])
+                    lossOut[r] = Double(loss) * Double(n)
+                    hitOut[r] = correct
+                }
+                if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+            }
+        }
+        if parts > 1 {
+            // each replica's gradient is the mean over its part: weight by part size
+            let g = network.gradients, total = Float(count)
+            let w0 = Float(bounds[1]) / total
+            for i in 0..<network.parameterCount { g[i] *= w0 }
+            for r in 1..<parts {
+                let w = Float(bounds[r + 1] - bounds[r]) / total, gr = replicas[r].gradients
+                for i in 0..<network.parameterCount { g[i] += w * gr[i] }
+            }
+        }
+        return (losses.reduce(0, +) / Double(count), hits.reduce(0, +))
     }
 
     public var batchesPerEpoch: Int { (train.count + digitsPerBatch - 1) / digitsPerBatch }
@@ -145,7 +207,7 @@ public final class Trainer: @unchecked Sendable {
         let schedule = LearningRateSchedule(base: config.learningRate,
                                             warmupSteps: Int(config.warmupEpochs * Float(perEpoch)),
                                             totalSteps: config.epochs * perEpoch)
-        let gradient = Tensor(shape: [0])
+        if replicas.count > 1 { setBLASThreads(1) }   // the parallelism is across replicas
         let queue = DispatchQueue(label: "digitd.augment", qos: .userInitiated)
         let buffers = [Batch(capacity: config.batchSize), Batch(capacity: config.batchSize)]
         while epochsDone < config.epochs {
@@ -164,24 +226,14 @@ public final class Trainer: @unchecked Sendable {
                 }
                 let batch = buffers[b % 2]
                 lr = schedule.rate(at: epoch * perEpoch + b)
-                network.zeroGradients()
-                let logits = batch.images.withUnsafeBufferPointer {
-                    network.forward($0.baseAddress!, count: batch.count, training: true)
+                let (loss, hits) = batch.images.withUnsafeBufferPointer { img in
+                    batch.labels.withUnsafeBufferPointer { lab in
+                        computeGradients(images: img.baseAddress!, labels: lab.baseAddress!, count: batch.count)
+                    }
                 }
-                let k = logits.shape[1]
-                for j in 0..<batch.count {
-                    let row = logits.data + j * k
-                    var best = 0
-                    for c in 1..<k where row[c] > row[best] { best = c }
-                    if best == Int(batch.labels[j]) { correct += 1 }
-                }
-                let loss = batch.labels.withUnsafeBufferPointer {
-                    SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: $0.baseAddress!,
-                                                        smoothing: config.labelSmoothing, gradient: gradient)
-                }
-                network.backward(gradient)
+                correct += hits
                 network.step(&optimiser, learningRate: lr)
-                lossSum += Double(loss) * Double(batch.count); seen += batch.count
+                lossSum += loss * Double(batch.count); seen += batch.count
                 group.wait()
                 let elapsed = Date().timeIntervalSince(epochStart)
                 if b % 10 == 0 || b == perEpoch - 1 {

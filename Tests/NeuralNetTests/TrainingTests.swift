@@ -72,6 +72,25 @@ struct TrainingTests {
                 == Array(UnsafeBufferPointer(start: straight.network.values, count: straight.network.parameterCount)))
     }
 
+    @Test func dataParallelReplicasGiveTheFullBatchGradient() throws {
+        // No batch norm or dropout, so splitting the batch must not change the gradient.
+        var c = smallConfig()
+        c.architecture = "conv4k3p1,relu,pool2,conv6k3,relu,flatten,dense11"
+        let data = Self.mnistTest.subset(0..<256)
+        let images = data.images.map { Float($0) / 255 }, labels = data.labels.map { Int32($0) }
+        func gradient(threads: Int) throws -> [Float] {
+            c.threads = threads
+            let t = try Trainer(config: c, data: data)
+            #expect(t.replicas.count == threads)
+            _ = t.computeGradients(images: images, labels: labels, count: 100)
+            return Array(UnsafeBufferPointer(start: t.network.gradients, count: t.network.parameterCount))
+        }
+        let one = try gradient(threads: 1), three = try gradient(threads: 3)
+        let scale = one.map(abs).max()!
+        let worst = zip(one, three).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "largest difference \(worst) against gradient scale \(scale)")
+    }
+
     @Test func aCorruptCheckpointIsRejectedInOneLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-ckpt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
