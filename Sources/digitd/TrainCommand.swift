@@ -50,12 +50,15 @@ extension Digitd {
         var testLabels: String?
         @Option(help: "Stop after this many epochs in this invocation (the schedule still spans --epochs).")
         var stopAfter: Int?
+        @Option(help: "Data-parallel threads (batch split across network replicas); default: one per core, at most 4.")
+        var threads: Int?
         @Flag(help: "Continue from MODEL and MODEL.ckpt.")
         var resume = false
 
         func validate() throws {
             guard batchSize >= 8 else { throw ValidationError("--batch-size must be at least 8") }
             guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+            if let threads, threads < 1 || threads > 64 { throw ValidationError("--threads must be in 1...64") }
             guard (0..<1).contains(negatives) else { throw ValidationError("--negatives must be in 0..<1") }
             guard learningRate > 0, learningRate < 1 else { throw ValidationError("--lr must be in (0, 1)") }
             for name in (augmentOff ?? "").split(separator: ",") where !AugmentationOptions.effectNames.contains(String(name)) {
@@ -75,6 +78,7 @@ extension Digitd {
             config.architecture = arch; config.epochs = epochs; config.batchSize = batchSize
             config.learningRate = learningRate; config.weightDecay = weightDecay
             config.labelSmoothing = labelSmoothing; config.seed = seed; config.holdout = holdout
+            config.threads = threads
             config.augmentation = noAugment ? .none : AugmentationOptions()
             if !noAugment { config.augmentation.negativeFraction = negatives }
             for name in (augmentOff ?? "").split(separator: ",") { _ = config.augmentation.disable(String(name)) }
