@@ -16,10 +16,11 @@ public struct ThresholdSettings: Sendable, Equatable {
     public var weakContrast: Int = 0
     public init() {}
 
-    /// A window of about 1/8 of the short side: several times the stroke width of any digit
+    /// A window of about 1/6 of the short side: larger than the tallest digit expected (1/7 of
+    /// the frame) and several times the stroke width of any digit
     /// that fits the frame, small enough to follow shadows and lighting gradients.
     public static func defaultWindow(width: Int, height: Int) -> Int {
-        max(15, min(width, height) / 8) | 1
+        max(15, min(width, height) / 6) | 1
     }
 }
 
