@@ -19,7 +19,7 @@ public struct CandidateSettings: Sendable, Equatable {
     public init(minimumHeight: Int) { self.minimumHeight = minimumHeight }
 
     public static func forImage(width: Int, height: Int) -> CandidateSettings {
-        CandidateSettings(minimumHeight: max(7, height / 55))
+        CandidateSettings(minimumHeight: max(7, height / 45))
     }
 }
 
