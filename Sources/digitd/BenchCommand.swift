@@ -58,24 +58,33 @@ extension Digitd {
             print("training (batch 128, augmentation on, \(ProcessInfo.processInfo.activeProcessorCount) cores):")
             var rates: [String: Double] = [:]
             for (name, arch) in [("shipped", Trainer.shippedArchitecture), ("reference", Trainer.referenceArchitecture)] {
-                var samples: [Double] = []
-                for r in 0..<max(1, repeats) {
-                    var config = TrainingConfiguration()
-                    config.architecture = arch; config.epochs = 1; config.holdout = 0; config.seed = UInt64(r + 1)
-                    let trainer = try Trainer(config: config, data: set)
-                    var batches = 0, start = Date()
-                    _ = try trainer.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: {
-                        batches += 1
-                        if batches == 5 { start = Date() }  // warm-up: allocations, thread start
-                        return batches >= trainingBatches + 5
-                    })
-                    samples.append(Double(trainingBatches * config.batchSize) / Date().timeIntervalSince(start))
+                // baseline in the same process: one network, OpenBLAS threading inside each GEMM
+                var perMode: [Double] = []
+                for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+                    var samples: [Double] = []
+                    for r in 0..<max(1, repeats) {
+                        var config = TrainingConfiguration()
+                        config.architecture = arch; config.epochs = 1; config.holdout = 0; config.seed = UInt64(r + 1)
+                        config.threads = threads
+                        setBLASThreads(ProcessInfo.processInfo.activeProcessorCount)
+                        let trainer = try Trainer(config: config, data: set)
+                        var batches = 0, start = Date()
+                        _ = try trainer.run(progress: { _ in }, onEpoch: { _ in }, shouldStop: {
+                            batches += 1
+                            if batches == 5 { start = Date() }  // warm-up: allocations, thread start
+                            return batches >= trainingBatches + 5
+                        })
+                        samples.append(Double(trainingBatches * config.batchSize) / Date().timeIntervalSince(start))
+                    }
+                    perMode.append(Self.median(samples))
                 }
-                let m = Self.median(samples)
+                let m = perMode.last!
                 rates[name] = m
                 let net = try Network(spec: arch)
                 print(String(format: "  %-9@ %7.0f images/s  (%.1f s per 60,000-image epoch; %.2f M multiply-adds, %d parameters)",
                              name, m, 60000 / m, Double(net.multiplyAdds) / 1e6, net.learnableParameterCount))
+                print(String(format: "            data-parallel vs one network with threaded BLAS (%.0f images/s): %.2fx",
+                             perMode[0], m / perMode[0]))
             }
             if let r = rates["reference"] {
                 // TensorFlow 2.21, same network and augmentation, 2-core machine: about 19.5 s/epoch (issue 2).
