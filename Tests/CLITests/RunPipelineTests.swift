@@ -149,7 +149,9 @@ func emptyReading(_ image: GrayImage) -> FrameReading {
         let start = MonotonicClock.now()
         let summary = p.run()
         #expect(summary.reason == "SIGTERM")
-        #expect(MonotonicClock.now() - start < 1.0)
+        // The bound (2 s), measured from before the 0.2 s delay; a tighter one flaked
+        // when the whole suite ran in parallel on 2 cores (1.03 s seen).
+        #expect(MonotonicClock.now() - start < 2.0)
     }
 
     @Test func eventsModeWritesTrackerEventsAndGoneAtTheEndOfTheStream() {
