@@ -31,6 +31,7 @@ public final class MaxPool: Layer {
     let inputGrad = Tensor(shape: [0])
     private var argmax: [Int32] = []
     private var inShape: [Int] = []
+    private var input: Tensor?
     public init() {}
 
     public func outputShape(_ s: [Int]) -> [Int]? {
@@ -58,6 +59,7 @@ public final class MaxPool: Layer {
             }
             return output
         }
+        input = x
         if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
         argmax.withUnsafeMutableBufferPointer { am in
             for p in 0..<planes {
@@ -77,14 +79,27 @@ public final class MaxPool: Layer {
         return output
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
+    public func backward(_ dy: Tensor) -> Tensor { backward(dy, throughReLU: false) }
+
+    /// With `throughReLU`, this is also the backward of a ReLU right before the pool: the
+    /// gradient reaches only the arg-max positions, so the ReLU mask is needed only there
+    /// (input > 0), instead of a separate pass over the whole, four times larger, tensor.
+    public func backward(_ dy: Tensor, throughReLU: Bool) -> Tensor {
         inputGrad.resize(inShape)
         inputGrad.zero()
         let planes = dy.shape[0] * dy.shape[1], per = dy.shape[2] * dy.shape[3], inPer = inShape[2] * inShape[3]
+        let x = input!.data
         argmax.withUnsafeBufferPointer { am in
             for p in 0..<planes {
-                let g = dy.data + p * per, dx = inputGrad.data + p * inPer
-                for i in 0..<per { dx[Int(am[p * per + i])] += g[i] }
+                let g = dy.data + p * per, dx = inputGrad.data + p * inPer, xp = x + p * inPer
+                if throughReLU {
+                    for i in 0..<per {
+                        let j = Int(am[p * per + i])
+                        if xp[j] > 0 { dx[j] += g[i] }
+                    }
+                } else {
+                    for i in 0..<per { dx[Int(am[p * per + i])] += g[i] }
+                }
             }
         }
         return inputGrad

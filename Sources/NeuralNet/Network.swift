@@ -181,7 +181,17 @@ public final class Network {
     /// Backpropagates d(loss)/d(logits); parameter gradients accumulate into `gradients`.
     public func backward(_ dLogits: Tensor) {
         var g = dLogits
-        for l in layers.reversed() { g = l.backward(g) }
+        var i = layers.count - 1
+        while i >= 0 {
+            // relu,pool2: one fused backward (see MaxPool.backward(_:throughReLU:))
+            if let pool = layers[i] as? MaxPool, i > 0, layers[i - 1] is ReLU {
+                g = pool.backward(g, throughReLU: true)
+                i -= 2
+                continue
+            }
+            g = layers[i].backward(g)
+            i -= 1
+        }
     }
 
     public func zeroGradients() { gradients.update(repeating: 0, count: parameterCount) }
