@@ -66,12 +66,17 @@ public final class MaxPool: Layer {
                 let src = x.data + p * h * w, dst = output.data + p * oh * ow
                 for oy in 0..<oh {
                     let r0 = src + 2 * oy * w, r1 = r0 + w
+                    let d = dst + oy * ow, indices = am.baseAddress! + p * oh * ow + oy * ow
+                    let rowBase = Int32(2 * oy * w), w32 = Int32(w)
                     for ox in 0..<ow {
-                        let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1]
-                        let m = max(max(a, b), max(c, d))
-                        dst[oy * ow + ox] = m
-                        let base = 2 * oy * w + 2 * ox
-                        am[p * oh * ow + oy * ow + ox] = Int32(m == a ? base : m == b ? base + 1 : m == c ? base + w : base + w + 1)
+                        // selects, not branches: the compiler turns them into blends
+                        let a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1]
+                        let top = b > a, bottom = e > c
+                        let m0 = top ? b : a, m1 = bottom ? e : c
+                        let second = m1 > m0
+                        d[ox] = second ? m1 : m0
+                        let off0: Int32 = top ? 1 : 0, off1: Int32 = bottom ? w32 + 1 : w32
+                        indices[ox] = rowBase + Int32(2 * ox) + (second ? off1 : off0)
                     }
                 }
             }
