@@ -81,12 +81,15 @@ extension Digitd {
             let input = Pipe(), output = Pipe()
             p.standardInput = input; p.standardOutput = output
             try p.run()
-            let reader = Task { output.fileHandleForReading.readDataToEndOfFile() }
-            input.fileHandleForWriting.write(Data(bytes))
-            try input.fileHandleForWriting.close()
-            p.waitUntilExit()
+            // Feed stdin from another thread while this one drains stdout, so neither pipe fills up.
+            let writer = input.fileHandleForWriting
+            let data = Data(bytes)
+            DispatchQueue.global().async {
+                writer.write(data)
+                try? writer.close()
+            }
             let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            _ = reader
+            p.waitUntilExit()
             return String(out.prefix(64))
         }
 
