@@ -82,6 +82,10 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
     let weakRel = minC > 0 ? rel * weakC / minC : 0
     let ii = integral.baseAddress!, src = pixels.baseAddress!, out = mask.baseAddress!
     let weakOn = weakC > 0
+    // Largest window pixel count for which every product below fits in Int32: sums up to
+    // 255 * count, times 100, rel or weakRel; contrasts times count.
+    let factor = max(100, abs(rel), abs(weakRel), abs(minC), abs(weakC), 1) * 255 * 2
+    let int32Limit = minC >= 0 && weakC >= 0 && rel >= 0 ? Int(Int32.max) / factor : 0
     // Dark ink if mean - p >= max(minC, rel% of mean), light ink if p - mean >= the same,
     // compared in units of 1/count to avoid a division per pixel.
     @inline(__always) func classify(_ sum: Int, _ count: Int, _ value: UInt8) -> UInt8 {
@@ -106,9 +110,38 @@ public func adaptiveThreshold(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, 
         // Interior: the whole window fits; one count, four loads per pixel.
         let count = rows * (2 * r + 1)
         let bR = bottom + r + 1, bL = bottom - r, tR = top + r + 1, tL = top - r
-        for x in left..<right {
-            let sum = Int(bR[x] &- bL[x] &- tR[x] &+ tL[x])
-            o[x] = classify(sum, count, row[x])
+        if count <= int32Limit {
+            // The same rule in 32-bit lanes without branches, so the loop vectorises.
+            let c = Int32(count)
+            let weakCc = Int32(weakC) * c, minCc = Int32(minC) * c
+            let rel32 = Int32(rel), weakRel32 = Int32(weakRel)
+            let weakValue: Int32 = weakOn ? Int32(weakInk) : 0
+            if dark {
+                for x in left..<right {
+                    let sum = Int32(bitPattern: bR[x] &- bL[x] &- tR[x] &+ tL[x])
+                    let d = sum &- Int32(row[x]) &* c
+                    let d100 = d &* 100
+                    let strong = d >= minCc && d100 >= rel32 &* sum
+                    let weak = d100 >= weakRel32 &* sum
+                    let v: Int32 = strong ? 255 : (weak ? weakValue : 0)
+                    o[x] = UInt8(truncatingIfNeeded: (d < weakCc || d <= 0) ? 0 : v)
+                }
+            } else {
+                for x in left..<right {
+                    let sum = Int32(bitPattern: bR[x] &- bL[x] &- tR[x] &+ tL[x])
+                    let d = Int32(row[x]) &* c &- sum
+                    let d100 = d &* 100
+                    let strong = d >= minCc && d100 >= rel32 &* sum
+                    let weak = d100 >= weakRel32 &* sum
+                    let v: Int32 = strong ? 255 : (weak ? weakValue : 0)
+                    o[x] = UInt8(truncatingIfNeeded: (d < weakCc || d <= 0) ? 0 : v)
+                }
+            }
+        } else {
+            for x in left..<right {
+                let sum = Int(bR[x] &- bL[x] &- tR[x] &+ tL[x])
+                o[x] = classify(sum, count, row[x])
+            }
         }
         for x in right..<width {
             let x0 = max(0, x - r), x1 = width

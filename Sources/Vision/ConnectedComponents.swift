@@ -57,54 +57,79 @@ public final class ComponentLabeller {
     public func label(_ mask: UnsafeBufferPointer<UInt8>, width: Int, height: Int, minimumArea: Int = 1,
                       minimumStrongFraction: Double = 0) -> [Component] {
         precondition(mask.count >= width * height)
-        runRow.removeAll(keepingCapacity: true)
-        runStart.removeAll(keepingCapacity: true)
-        runEnd.removeAll(keepingCapacity: true)
-        parent.removeAll(keepingCapacity: true)
+        // At most (width + 1) / 2 runs per row: the run arrays are sized for that once, and
+        // filled through pointers (no appends, no property access in the loops).
+        let maxRuns = height * ((width + 1) / 2)
+        if runRow.count < maxRuns {
+            runRow = [Int32](repeating: 0, count: maxRuns); runStart = runRow; runEnd = runRow; parent = runRow
+        }
+        var runCount = 0
+        runRow.withUnsafeMutableBufferPointer { rrb in
+        runStart.withUnsafeMutableBufferPointer { rsb in
+        runEnd.withUnsafeMutableBufferPointer { reb in
+        parent.withUnsafeMutableBufferPointer { pb in
+            let runRow = rrb.baseAddress!, runStart = rsb.baseAddress!, runEnd = reb.baseAddress!, parent = pb.baseAddress!
+            @inline(__always) func find(_ i: Int32) -> Int32 {
+                var r = i
+                while parent[Int(r)] != r { r = parent[Int(r)] }
+                var j = i
+                while parent[Int(j)] != r { let next = parent[Int(j)]; parent[Int(j)] = r; j = next }
+                return r
+            }
+            let base = UnsafeRawPointer(mask.baseAddress!)
+            var previousFirst = 0, previousCount = 0
+            for y in 0..<height {
+                let row = mask.baseAddress! + y * width, rawRow = base + y * width
+                let first = runCount
+                var scan = previousFirst
+                var x = 0
+                while x < width {
+                    // Background eight pixels at a time.
+                    while x + 8 <= width && rawRow.loadUnaligned(fromByteOffset: x, as: UInt64.self) == 0 { x += 8 }
+                    if x >= width { break }
+                    if row[x] == 0 { x += 1; continue }
+                    let start = x
+                    while x < width && row[x] != 0 { x += 1 }
+                    let index = Int32(runCount)
+                    runRow[runCount] = Int32(y); runStart[runCount] = Int32(start); runEnd[runCount] = Int32(x)
+                    parent[runCount] = index
+                    runCount += 1
+                    // 8-connected: a run above touches if it overlaps [start - 1, x + 1).
+                    // Runs of one row are sorted, so runs above that end left of this one (runEnd is
+                    // exclusive: runEnd == start still touches diagonally) never touch later ones either.
+                    let previousEnd = previousFirst + previousCount
+                    while scan < previousEnd && Int(runEnd[scan]) < start { scan += 1 }
+                    var k = scan
+                    while k < previousEnd {
+                        if Int(runStart[k]) > x { break }                   // starts right of x: beyond diagonal reach
+                        let a = find(index), b = find(Int32(k))
+                        if a != b { if a < b { parent[Int(b)] = a } else { parent[Int(a)] = b } }
+                        k += 1
+                    }
+                }
+                previousFirst = first
+                previousCount = runCount - first
+            }
+        }}}}
 
-        func find(_ i: Int32) -> Int32 {
+        // Accumulate per root.
+        if slot.count < runCount { slot = [Int32](repeating: -1, count: runCount) }
+        var components: [Component] = []
+        var minX: [Int] = [], minY: [Int] = [], maxX: [Int] = [], maxY: [Int] = []
+        runRow.withUnsafeMutableBufferPointer { rrb in
+        runStart.withUnsafeMutableBufferPointer { rsb in
+        runEnd.withUnsafeMutableBufferPointer { reb in
+        parent.withUnsafeMutableBufferPointer { pb in
+        slot.withUnsafeMutableBufferPointer { sb in
+        let runRow = rrb.baseAddress!, runStart = rsb.baseAddress!, runEnd = reb.baseAddress!, parent = pb.baseAddress!
+        let slot = sb.baseAddress!
+        @inline(__always) func find(_ i: Int32) -> Int32 {
             var r = i
             while parent[Int(r)] != r { r = parent[Int(r)] }
             var j = i
             while parent[Int(j)] != r { let next = parent[Int(j)]; parent[Int(j)] = r; j = next }
             return r
         }
-
-        var previousFirst = 0, previousCount = 0
-        for y in 0..<height {
-            let row = y * width
-            let first = runRow.count
-            var scan = previousFirst
-            var x = 0
-            while x < width {
-                if mask[row + x] == 0 { x += 1; continue }
-                let start = x
-                while x < width && mask[row + x] != 0 { x += 1 }
-                let index = Int32(runRow.count)
-                runRow.append(Int32(y)); runStart.append(Int32(start)); runEnd.append(Int32(x))
-                parent.append(index)
-                // 8-connected: a run above touches if it overlaps [start - 1, x + 1).
-                // Runs of one row are sorted, so runs above that end left of this one (runEnd is
-                // exclusive: runEnd == start still touches diagonally) never touch later ones either.
-                let previousEnd = previousFirst + previousCount
-                while scan < previousEnd && Int(runEnd[scan]) < start { scan += 1 }
-                var k = scan
-                while k < previousEnd {
-                    if Int(runStart[k]) > x { break }                   // starts right of x: beyond diagonal reach
-                    let a = find(index), b = find(Int32(k))
-                    if a != b { if a < b { parent[Int(b)] = a } else { parent[Int(a)] = b } }
-                    k += 1
-                }
-            }
-            previousFirst = first
-            previousCount = runRow.count - first
-        }
-
-        // Accumulate per root.
-        let runCount = runRow.count
-        if slot.count < runCount { slot = [Int32](repeating: -1, count: runCount) }
-        var components: [Component] = []
-        var minX: [Int] = [], minY: [Int] = [], maxX: [Int] = [], maxY: [Int] = []
         for i in 0..<runCount {
             let root = Int(find(Int32(i)))
             var s = root == i ? -1 : Int(slot[root])
@@ -132,6 +157,7 @@ public final class ComponentLabeller {
             minX[s] = min(minX[s], x0); maxX[s] = max(maxX[s], x1)
             minY[s] = min(minY[s], y); maxY[s] = max(maxY[s], y + 1)
         }
+        }}}}}
         var out: [Component] = []
         out.reserveCapacity(components.count)
         for s in 0..<components.count where components[s].area >= minimumArea

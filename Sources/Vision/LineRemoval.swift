@@ -71,18 +71,63 @@ private func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: 
     return covered * 4 >= total * 3
 }
 
+/// `straightAcross(mask, w, h, x, y, vertical: true, reach:)` from the mask's row bands
+/// (`band[i]` = OR of the cell and its clipped left and right neighbours).
+@inline(__always)
+private func straightDown(_ band: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int, reach: Int) -> Bool {
+    var covered = 0, total = 0
+    for yy in max(0, y - reach)...min(h - 1, y + reach) {
+        total += 1
+        if band[yy * w + x] != 0 { covered += 1 }
+    }
+    return covered * 4 >= total * 3
+}
+
 /// Marks (`marks[i] |= bit`) the ink cells of a row-major `width x height` mask that lie on a
 /// path of at least `long` cells advancing one row per step (8-connected through ink; straight
 /// down through background at `gapCost` per cell) and pass `straightAcross`. `forward` holds
 /// `width * height`, the rows `width` values each.
+/// Path lengths never exceed the number of rows, so with fewer than 32767 rows they are
+/// counted in Int16 (signed 16-bit max and compare vectorise on baseline x86-64; unsigned
+/// ones do not), otherwise in UInt16; the values are the same either way.
 private func markVerticalPaths(_ p: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, long: Int,
                                gapCost: UInt16, forward fwd: UnsafeMutablePointer<UInt16>,
                                rowA a: UnsafeMutablePointer<UInt16>, rowB b: UnsafeMutablePointer<UInt16>,
-                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8) {
+                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>) {
+    if h < Int(Int16.max) {
+        let n = w * h
+        fwd.withMemoryRebound(to: Int16.self, capacity: n) { f in
+            a.withMemoryRebound(to: Int16.self, capacity: w) { ra in
+                b.withMemoryRebound(to: Int16.self, capacity: w) { rb in
+                    markVerticalPathsIn(p, width: w, height: h, long: long, gapCost: Int16(gapCost), forward: f,
+                                      rowA: ra, rowB: rb, marks: marks, bit: bit, band: band)
+                }
+            }
+        }
+    } else {
+        markVerticalPathsIn(p, width: w, height: h, long: long, gapCost: gapCost, forward: fwd,
+                          rowA: a, rowB: b, marks: marks, bit: bit, band: band)
+    }
+}
+
+@inline(__always)
+private func markVerticalPathsIn<T: FixedWidthInteger>(_ p: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, long: Int,
+                               gapCost: T, forward fwd: UnsafeMutablePointer<T>,
+                               rowA a0: UnsafeMutablePointer<T>, rowB b0: UnsafeMutablePointer<T>,
+                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>) {
     guard w >= 2, h >= 1 else { return }
+    var a = a0, b = b0
+    // Each cell's row band for `straightAcross(vertical: true)`: the OR of the cell and its
+    // left and right neighbours (clipped at the edges), computed once instead of per test.
+    for y in 0..<h {
+        let row = p + y * w, o = band + y * w
+        o[0] = row[0] | row[1]
+        for x in 1..<(w - 1) { o[x] = row[x - 1] | row[x] | row[x + 1] }
+        o[w - 1] = row[w - 2] | row[w - 1]
+    }
     // Longest path ending at each cell, top down. Branch-free inner loop: the next value is
     // "best of the three above + 1" on ink, "straight above - gapCost" on background.
-    @inline(__always) func step(_ ink: Bool, _ straight: UInt16, _ diagonal: UInt16) -> UInt16 {
+    @inline(__always) func step(_ ink: Bool, _ straight: T, _ diagonal: T) -> T {
         let gap = straight > gapCost ? straight &- gapCost : 0
         return ink ? diagonal &+ 1 : gap
     }
@@ -105,11 +150,11 @@ private func markVerticalPaths(_ p: UnsafeMutablePointer<UInt8>, width w: Int, h
         b[w - 1] = step(row[w - 1] != 0, a[w - 1], max(a[w - 1], a[w - 2]))
         for x in 0..<w where row[x] != 0 {
             // b[x] - 1 is the path below (exclusive); here[x] the path above (inclusive).
-            if Int(here[x]) + Int(b[x]) - 1 >= long && straightAcross(p, w, h, x, y, vertical: true, reach: 4) {
+            if Int(here[x]) + Int(b[x]) - 1 >= long && straightDown(band, w, h, x, y, reach: 4) {
                 marks[y * w + x] |= bit
             }
         }
-        for x in 0..<w { a[x] = b[x] }
+        swap(&a, &b)
     }
 }
 
@@ -127,6 +172,8 @@ public final class LineRemover {
     private var marks: [UInt8] = []       // per pooled cell: 1 = on a horizontal line, 2 = vertical
     private var transposedStore: [UInt8] = [], transposedMarkStore: [UInt8] = []
     private var lineA: [UInt16] = [], lineB: [UInt16] = []
+    private var bandStore: [UInt8] = []   // per pooled cell: see `markVerticalPaths`
+    private var thickness: [UInt16] = []   // per mask pixel on a line: `across` (see `remove`)
 
     public init() {}
 
@@ -146,6 +193,8 @@ public final class LineRemover {
             transposedStore = pooled; transposedMarkStore = pooled
             forward = [UInt16](repeating: 0, count: pn)
         }
+        if bandStore.count < pn { bandStore = [UInt8](repeating: 0, count: pn) }
+        if thickness.count < n { thickness = [UInt16](repeating: 0, count: n) }
         let side = max(pw, ph)
         if lineA.count < side + 2 { lineA = [UInt16](repeating: 0, count: side + 2); lineB = lineA }
         let thin = settings.maximumThickness
@@ -161,6 +210,8 @@ public final class LineRemover {
         marks.withUnsafeMutableBufferPointer { kb in
         lineA.withUnsafeMutableBufferPointer { ab in
         lineB.withUnsafeMutableBufferPointer { bb in
+        thickness.withUnsafeMutableBufferPointer { thicknessBuffer in
+        bandStore.withUnsafeMutableBufferPointer { bandBuffer in
             let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
             let a = ab.baseAddress!, b = bb.baseAddress!
             for py in 0..<ph {
@@ -175,12 +226,12 @@ public final class LineRemover {
             // Vertical lines on the pooled mask as it is; horizontal lines as vertical lines of
             // its transpose, so both sweeps read memory in order.
             markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
-                              forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2)
+                              forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2, band: bandBuffer.baseAddress!)
             let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
             for y in 0..<ph { for x in 0..<pw { pt[x * ph + y] = p[y * pw + x] } }
             for i in 0..<pn { mt[i] = 0 }
             markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
-                              forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1)
+                              forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
             for x in 0..<pw { for y in 0..<ph { mark[y * pw + x] |= mt[x * ph + y] } }
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the
@@ -210,41 +261,58 @@ public final class LineRemover {
             // where they run along a line.
             // Only blocks on lines are visited (a small part of the image); the last row or
             // column of an odd-sized mask belongs to the block before it.
-            @inline(__always) func forEachMarkedPixel(_ body: (Int, Int, UInt8) -> Void) {
+            // Each strong pixel's thickness is kept in `thickness` for the removal below: that
+            // pass used to measure it again, on a mask whose removed pixels were marked 1 (still
+            // strong) and weak ones 2 (still not strong), so the measurement is the same.
+            var histogram = [Int](repeating: 0, count: thin + 2)
+            var markedInk = 0
+            let across8 = thicknessBuffer.baseAddress!
+            histogram.withUnsafeMutableBufferPointer { hb in
+                let hist = hb.baseAddress!
                 for py in 0..<ph {
                     let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
                     for px in 0..<pw {
                         let k = mark[py * pw + px]
                         if k == 0 { continue }
                         let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
-                        for y in y0..<y1 { for x in x0..<x1 { body(x, y, k) } }
+                        for y in y0..<y1 {
+                            for x in x0..<x1 where m[y * w + x] == 255 {
+                                let t = across(x, y, k)
+                                across8[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
+                                hist[t] += 1; markedInk += 1
+                            }
+                        }
                     }
                 }
-            }
-            var histogram = [Int](repeating: 0, count: thin + 2)
-            var markedInk = 0
-            forEachMarkedPixel { x, y, k in
-                if m[y * w + x] == 255 { histogram[across(x, y, k)] += 1; markedInk += 1 }
             }
             var median = 0, seen = 0
             while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
             let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
 
             // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
-            // across than the lines. Marked 1 (strong) or 2 (weak) until all are decided, so
-            // later run measurements still see the original ink.
-            forEachMarkedPixel { x, y, k in
-                let o = y * w + x
-                let v = m[o]
-                if v == 0 || v == 1 || v == 2 { return }
-                if v != 255 || across(x, y, k) <= cut { m[o] = v == 255 ? 1 : 2 }
-            }
-            forEachMarkedPixel { x, y, _ in
-                let o = y * w + x
-                if m[o] == 1 { removed += 1; m[o] = 0 } else if m[o] == 2 { m[o] = 0 }
+            // across than the lines (as measured above, before anything changed).
+            for py in 0..<ph {
+                let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
+                for px in 0..<pw {
+                    if mark[py * pw + px] == 0 { continue }
+                    let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+                    for y in y0..<y1 {
+                        for x in x0..<x1 {
+                            let o = y * w + x
+                            let v = m[o]
+                            if v == 0 { continue }
+                            if v == 255 {
+                                if Int(across8[o]) <= cut { removed += 1; m[o] = 0 }
+                            } else {
+                                if v == 1 { removed += 1 }
+                                m[o] = 0
+                            }
+                        }
+                    }
+                }
             }
             if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}}}
+        }}}}}}}}}
         return removed
     }
 }

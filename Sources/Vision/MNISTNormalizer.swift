@@ -78,19 +78,36 @@ public final class MNISTNormalizer {
             levels.withUnsafeMutableBufferPointer { l in
                 let scale = 1 / max(range * 0.95 - floor, 8)
                 let gated = gate != nil
-                for y in 0..<ch {
-                    let src = (crop.y + y) * image.width + crop.x
-                    let gateRow = ((crop.y + y) / gs - gy0) * gw
-                    for x in 0..<cw {
-                        let g = Float(p[src + x])
+                // The level depends only on the gray value: a 256-entry table, filled with the
+                // same arithmetic per value, replaces the per-pixel float work.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { table in
+                    for value in 0..<256 {
+                        let g = Float(value)
                         var v = ((dark ? paper - g : g - paper) - floor) * scale
                         v = v < 0 ? 0 : (v > 1 ? 1 : v)
-                        if gated && gateBuffer[gateRow + (crop.x + x) / gs - gx0] == 0 { v = 0 }
-                        l[y * cw + x] = v
-                        if v > 0.3 {
-                            if x < minX { minX = x }; if x > maxX { maxX = x }
-                            if y < minY { minY = y }; if y > maxY { maxY = y }
+                        table[value] = v
+                    }
+                    let t = table.baseAddress!, lp = l.baseAddress!
+                    let threshold: Float = 0.3
+                    for y in 0..<ch {
+                        let src = p.baseAddress! + (crop.y + y) * image.width + crop.x
+                        let out = lp + y * cw
+                        if gated {
+                            let gateRow = ((crop.y + y) / gs - gy0) * gw
+                            for x in 0..<cw {
+                                out[x] = gateBuffer[gateRow + (crop.x + x) / gs - gx0] == 0 ? 0 : t[Int(src[x])]
+                            }
+                        } else {
+                            for x in 0..<cw { out[x] = t[Int(src[x])] }
                         }
+                        // The ink box: first and last pixel of the row above the threshold.
+                        var first = 0
+                        while first < cw && !(out[first] > threshold) { first += 1 }
+                        if first == cw { continue }
+                        var last = cw - 1
+                        while !(out[last] > threshold) { last -= 1 }
+                        if first < minX { minX = first }; if last > maxX { maxX = last }
+                        if y < minY { minY = y }; if y > maxY { maxY = y }
                     }
                 }
             }
@@ -107,17 +124,11 @@ public final class MNISTNormalizer {
             horizontal.withUnsafeMutableBufferPointer { h in
                 fitted.withUnsafeMutableBufferPointer { f in
                     // Rows first: each of inkBox.height rows -> tw columns.
-                    for y in 0..<inkBox.height {
-                        let src = UnsafeBufferPointer(rebasing: l[((inkBox.y + y) * cw + inkBox.x)...])
-                        areaResample(src, stride: 1, count: inkBox.width,
-                                     into: h.baseAddress! + y * tw, stride: 1, count: tw)
-                    }
+                    areaResampleRows(l.baseAddress! + inkBox.y * cw + inkBox.x, rowStride: cw, rows: inkBox.height,
+                                     count: inkBox.width, into: h.baseAddress!, outCount: tw)
                     // Then columns: tw columns of inkBox.height -> th.
-                    for x in 0..<tw {
-                        let src = UnsafeBufferPointer(rebasing: h[x...])
-                        areaResample(src, stride: tw, count: inkBox.height,
-                                     into: f.baseAddress! + x, stride: tw, count: th)
-                    }
+                    areaResampleColumns(h.baseAddress!, columns: tw, count: inkBox.height,
+                                        into: f.baseAddress!, outCount: th)
                 }
             }
         }
@@ -143,24 +154,27 @@ public final class MNISTNormalizer {
         for i in 0..<256 { histogram[i] = 0 }
         let step = max(1, min(region.width, region.height) / 40)
         var total = 0
-        image.pixels.withUnsafeBufferPointer { p in
-            var y = region.y
-            while y < region.maxY {
-                var x = region.x
-                let row = y * image.width
-                while x < region.maxX { histogram[Int(p[row + x])] += 1; total += 1; x += step }
-                y += step
+        return histogram.withUnsafeMutableBufferPointer { hb in
+            let hist = hb.baseAddress!
+            image.pixels.withUnsafeBufferPointer { p in
+                var y = region.y
+                while y < region.maxY {
+                    var x = region.x
+                    let row = p.baseAddress! + y * image.width
+                    while x < region.maxX { hist[Int(row[x])] += 1; total += 1; x += step }
+                    y += step
+                }
             }
+            func percentile(_ q: Double) -> Float {
+                let target = Int(Double(total) * q)
+                var seen = 0
+                for v in 0..<256 { seen += hist[v]; if seen > target { return Float(v) } }
+                return 255
+            }
+            // Spread of the paper: from its level to the far side of the majority (away from ink).
+            return lightInk ? (percentile(0.30), percentile(0.98), percentile(0.30) - percentile(0.10))
+                            : (percentile(0.70), percentile(0.02), percentile(0.90) - percentile(0.70))
         }
-        func percentile(_ q: Double) -> Float {
-            let target = Int(Double(total) * q)
-            var seen = 0
-            for v in 0..<256 { seen += histogram[v]; if seen > target { return Float(v) } }
-            return 255
-        }
-        // Spread of the paper: from its level to the far side of the majority (away from ink).
-        return lightInk ? (percentile(0.30), percentile(0.98), percentile(0.30) - percentile(0.10))
-                        : (percentile(0.70), percentile(0.02), percentile(0.90) - percentile(0.70))
     }
 
     private func clip(_ b: Box, _ image: GrayImage) -> Box {
@@ -194,6 +208,78 @@ func areaResample(_ input: UnsafeBufferPointer<Float>, stride inStride: Int, cou
             j += 1
         }
         output[i * outStride] = Float(sum / ratio)
+    }
+}
+
+/// The taps of `areaResample` from `count` to `outCount` values: for output i, taps
+/// `start[i]..<start[i + 1]` of `index`/`weight`, computed exactly as `areaResample` does.
+/// Returns the number of taps; `index` and `weight` need `count + outCount` entries.
+@inline(__always)
+private func areaTaps(count: Int, outCount: Int, start: UnsafeMutablePointer<Int>,
+                      index: UnsafeMutablePointer<Int>, weight: UnsafeMutablePointer<Double>) -> Int {
+    let ratio = Double(count) / Double(outCount)
+    var n = 0
+    for i in 0..<outCount {
+        start[i] = n
+        let a = Double(i) * ratio, b = Double(i + 1) * ratio
+        var j = Int(a)
+        while Double(j) < b && j < count {
+            let lo = max(a, Double(j)), hi = min(b, Double(j + 1))
+            index[n] = j; weight[n] = hi - lo; n += 1
+            j += 1
+        }
+    }
+    start[outCount] = n
+    return n
+}
+
+/// `areaResample` of each of `rows` rows (`count` values, rows `rowStride` apart) into
+/// `outCount` values (rows of `output` `outCount` apart). Same arithmetic per output value, in
+/// the same order; the rows are interleaved so the sums do not wait on one another.
+func areaResampleRows(_ input: UnsafePointer<Float>, rowStride: Int, rows: Int, count: Int,
+                      into output: UnsafeMutablePointer<Float>, outCount: Int) {
+    guard rows > 0, count > 0, outCount > 0 else { return }
+    let ratio = Double(count) / Double(outCount)
+    let capacity = count + outCount + 1
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * capacity) { ints in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: capacity + rows) { doubles in
+        let start = ints.baseAddress!, index = start + capacity
+        let weight = doubles.baseAddress!, sums = weight + capacity
+        _ = areaTaps(count: count, outCount: outCount, start: start, index: index, weight: weight)
+        for i in 0..<outCount {
+            for y in 0..<rows { sums[y] = 0 }
+            for k in start[i]..<start[i + 1] {
+                let w = weight[k], src = input + index[k]
+                for y in 0..<rows { sums[y] += w * Double(src[y * rowStride]) }
+            }
+            for y in 0..<rows { output[y * outCount + i] = Float(sums[y] / ratio) }
+        }
+    }
+    }
+}
+
+/// `areaResample` of each of `columns` columns of `input` (`count` rows of `columns` values)
+/// into `outCount` rows of `output` (`columns` values each). Same arithmetic per output value.
+func areaResampleColumns(_ input: UnsafePointer<Float>, columns: Int, count: Int,
+                         into output: UnsafeMutablePointer<Float>, outCount: Int) {
+    guard columns > 0, count > 0, outCount > 0 else { return }
+    let ratio = Double(count) / Double(outCount)
+    let capacity = count + outCount + 1
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * capacity) { ints in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: capacity + columns) { doubles in
+        let start = ints.baseAddress!, index = start + capacity
+        let weight = doubles.baseAddress!, sums = weight + capacity
+        _ = areaTaps(count: count, outCount: outCount, start: start, index: index, weight: weight)
+        for i in 0..<outCount {
+            for x in 0..<columns { sums[x] = 0 }
+            for k in start[i]..<start[i + 1] {
+                let w = weight[k], src = input + index[k] * columns
+                for x in 0..<columns { sums[x] += w * Double(src[x]) }
+            }
+            let out = output + i * columns
+            for x in 0..<columns { out[x] = Float(sums[x] / ratio) }
+        }
+    }
     }
 }
 
