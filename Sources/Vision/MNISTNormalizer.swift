@@ -292,6 +292,13 @@ public func centreOfMass(_ image: UnsafeBufferPointer<Float>, width: Int = 28, h
     return m > 0 ? (mx / m, my / m) : (Double(width) / 2, Double(height) / 2)
 }
 
+/// `Int(v.rounded(.down))` without a call to `floorf` (baseline x86-64 has no rounding
+/// instruction): truncation, one less where that rounded a negative value up.
+@inline(__always) private func floorToInt(_ v: Float) -> Int {
+    let t = Int(v)
+    return Float(t) > v ? t - 1 : t
+}
+
 /// Straightens a slanted digit in place: shears rows horizontally by the slope of the second
 /// moments (mu11 / mu02) about the centre of mass, with linear interpolation.
 public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
@@ -313,7 +320,7 @@ public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
             let shift = skew * (Float(y) - cy)
             for x in 0..<28 {
                 let sx = Float(x) + shift
-                let x0 = Int(sx.rounded(.down)), f = sx - Float(x0)
+                let x0 = floorToInt(sx), f = sx - Float(x0)
                 var v: Float = 0
                 if x0 >= 0 && x0 < 28 { v += (1 - f) * t[y * 28 + x0] }
                 if x0 + 1 >= 0 && x0 + 1 < 28 { v += f * t[y * 28 + x0 + 1] }
