@@ -46,8 +46,10 @@ public func removeLines(_ mask: inout GrayImage, settings: LineRemovalSettings) 
 /// y-1...y+1 (or the column band, for vertical lines), at least 3/4 of the positions within
 /// `reach` on either side hold ink. A long path can wander off a line into a digit touching it
 /// and back; this keeps such excursions, since a digit's stroke leaves the line's band.
+/// The plain statement of the rule: the pipeline uses `straightDown` (precomputed bands), and a
+/// test checks that the two agree.
 @inline(__always)
-private func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int,
+func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int,
                             vertical: Bool, reach: Int) -> Bool {
     var covered = 0, total = 0
     if vertical {
@@ -74,7 +76,7 @@ private func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: 
 /// `straightAcross(mask, w, h, x, y, vertical: true, reach:)` from the mask's row bands
 /// (`band[i]` = OR of the cell and its clipped left and right neighbours).
 @inline(__always)
-private func straightDown(_ band: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int, reach: Int) -> Bool {
+func straightDown(_ band: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int, reach: Int) -> Bool {
     var covered = 0, total = 0
     for yy in max(0, y - reach)...min(h - 1, y + reach) {
         total += 1
