@@ -7,14 +7,21 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model file (.safetensors). Default: the shipped model ($DIGITD_MODEL, <prefix>/share/digitd, or the checkout's Models/).")
     var model: String?
 
-    /// The model path to use, or a one-line error saying where it looked.
-    func resolvedPath() throws -> String {
-        if let model { return model }
-        guard let p = DefaultModel.path() else {
-            throw CommandError("no model found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
+    func resolvedPath() throws -> String { try Self.resolve(model) }
+    func load() throws -> Model { try Self.load(model) }
+
+    /// The one place a `--model` value (or a config file's `model`) becomes a file: the path
+    /// given, else the shipped default, else a one-line error saying where it looked.
+    static func resolve(_ path: String?) throws -> String {
+        if let path { return path }
+        guard let found = DefaultModel.path() else {
+            throw CommandError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
         }
-        return p
+        return found
     }
 
-    func load() throws -> Model { try Model.load(path: try resolvedPath()) }
+    static func load(_ path: String?) throws -> Model { try Model.load(path: try resolve(path)) }
+
+    /// A batched classifier (batch norm folded) from `path` or the shipped default.
+    static func loadClassifier(_ path: String?) throws -> DigitClassifier { try load(path).makeClassifier() }
 }

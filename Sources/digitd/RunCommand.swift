@@ -144,7 +144,7 @@ extension Digitd {
             defer { signals.cancel() }
 
             let classifier: DigitClassifier
-            do { classifier = try ScanSupport.loadClassifier(c.model) } catch {
+            do { classifier = try ModelOptions.loadClassifier(c.model) } catch {
                 ScanSupport.printError("\(error)")
                 throw ExitCode(1)
             }

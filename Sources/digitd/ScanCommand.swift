@@ -47,7 +47,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let classifier = try ScanSupport.loadClassifier(model)
+            let classifier = try ModelOptions.loadClassifier(model)
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence
@@ -96,30 +96,11 @@ extension Digitd {
 
 extension InkPolarity: ExpressibleByArgument {}
 
-/// A failure a user can cause (missing model or data file, unwritable directory): printed as
-/// one line, exit status 1, without the usage text that ValidationError brings.
-struct VisionCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Helpers shared by `scan`, `synth` and the vision benchmark.
 enum ScanSupport {
-    /// The classifier from `--model`, or the shipped default; errors are one line.
-    static func loadClassifier(_ path: String?) throws -> DigitClassifier {
-        guard let file = path ?? DefaultModel.path() else {
-            throw VisionCommandError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
-        }
-        do {
-            return try Model.load(path: file).makeClassifier()
-        } catch {
-            throw VisionCommandError("\(error)")
-        }
-    }
-
     static func makeDirectory(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        catch { throw VisionCommandError("\(path): cannot create directory: \(error.localizedDescription)") }
+        catch { throw CommandError("\(path): cannot create directory: \(error.localizedDescription)") }
     }
 
     static func stem(_ path: String) -> String {

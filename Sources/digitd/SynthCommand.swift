@@ -70,7 +70,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                let recognizer = Recognizer(classifier: try ScanSupport.loadClassifier(model), options: options)
+                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total
@@ -103,13 +103,10 @@ enum SynthSupport {
     }
 
     static func loadGlyphs(_ dir: String) throws -> DigitGlyphs {
-        do {
-            let set = try LabelledImages.load(images: (dir as NSString).appendingPathComponent("t10k-images-idx3-ubyte.gz"),
-                                              labels: (dir as NSString).appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
-            return DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels)
-        } catch {
-            throw VisionCommandError("\(error)")
-        }
+        // IDXError already names the file and the fault in one line.
+        let set = try LabelledImages.load(images: (dir as NSString).appendingPathComponent("t10k-images-idx3-ubyte.gz"),
+                                          labels: (dir as NSString).appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+        return DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels)
     }
 
     /// The scene drawn from `seed`: sizes alternate, every tenth page has no digits.

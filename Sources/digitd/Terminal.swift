@@ -47,7 +47,8 @@ enum Interrupt {
     static var isRequested: Bool { requested != 0 }
 }
 
-/// A failure caused by the user's input or environment (missing file, no model): printed by the
+/// A failure caused by the user's input or environment (missing file, no model, unwritable
+/// directory): printed by the
 /// argument parser as one line, `Error: <message>`, exit status 1 — without the usage text a
 /// `ValidationError` would add.
 struct CommandError: Error, CustomStringConvertible {
