@@ -19,17 +19,7 @@ packages=(
   fonts-ecolier-court
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  echo "font-digits: installing ${missing[*]}" >&2
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$here/setup.sh" "${packages[@]}"
 
 python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet numpy
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet pillow

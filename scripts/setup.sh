@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages digitd needs to build, test and run. Idempotent: packages already
-# present are skipped, so running it twice costs one dpkg query.
+# Installs the Debian packages digitd needs to build, test and run, plus any packages named as
+# arguments (scripts/font-digits.sh passes its fonts). Idempotent: packages already present are
+# skipped, so running it twice costs one dpkg query per package.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   libsdl2-dev          # the live window
   xvfb                 # window tests without a display
   curl ca-certificates # MNIST fetch
+  "$@"                 # extra packages from the caller
 )
 
 missing=()
