@@ -153,12 +153,10 @@ public enum DefaultModel {
     public static var searchPaths: [String] {
         var paths: [String] = []
         if let env = ProcessInfo.processInfo.environment["DIGITD_MODEL"], !env.isEmpty { paths.append(env) }
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
         if let real = Bundle.main.executablePath {
             let dir = URL(fileURLWithPath: real).resolvingSymlinksInPath().deletingLastPathComponent()
             paths.append(dir.deletingLastPathComponent().appendingPathComponent("share/digitd/\(fileName)").path)
         }
-        _ = exe
         paths.append("/usr/local/share/digitd/\(fileName)")
         paths.append("/usr/share/digitd/\(fileName)")
         let source = URL(fileURLWithPath: #filePath)  // .../Sources/NeuralNet/ModelFile.swift

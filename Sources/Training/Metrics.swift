@@ -31,7 +31,6 @@ public enum Evaluator {
         var rejected = 0, confidenceSum = 0.0
         var input = [Float](repeating: 0, count: batchSize * 784)
         var probs = [Float](repeating: 0, count: batchSize * k)
-        let start = DispatchTime.now().uptimeNanoseconds
         var classifyNanos: UInt64 = 0
         var i = 0
         while i < set.count {
@@ -57,7 +56,6 @@ public enum Evaluator {
             }
             i += n
         }
-        _ = start
         return report(confusion: confusion, rejected: rejected, confidenceSum: confidenceSum,
                       seconds: Double(classifyNanos) / 1e9)
     }
@@ -78,7 +76,7 @@ public enum Evaluator {
             pairs.append(.init(truth: t, predicted: p, count: confusion[t][p]))
         } }
         pairs.sort { $0.count != $1.count ? $0.count > $1.count : ($0.truth, $0.predicted) < ($1.truth, $1.predicted) }
-        let accuracy = total > 0 ? Double(correct - 0) / Double(total) : 0
+        let accuracy = total > 0 ? Double(correct) / Double(total) : 0
         return EvaluationReport(count: total, accuracy: accuracy, confusion: confusion, precision: precision,
                                 recall: recall, f1: f1, mostConfused: Array(pairs.prefix(5)), rejected: rejected,
                                 digitsPerSecond: seconds > 0 ? Double(total) / seconds : 0,
