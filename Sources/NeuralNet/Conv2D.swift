@@ -18,6 +18,9 @@ public final class Conv2D: Layer {
     let inputGrad = Tensor(shape: [0])
     let columns = Tensor(shape: [0])       // [C*k*k, N*OH*OW], kept for backward
     let columnGrad = Tensor(shape: [0])
+    let padded = Tensor(shape: [0])        // direct path: zero-padded input planes, kept for backward
+    /// Tests turn this off to compare the direct path with im2col + SGEMM.
+    var allowsDirectPath = true
     private var inShape: [Int] = []
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, padding: Int) {
@@ -56,6 +59,10 @@ public final class Conv2D: Layer {
         let n = x.shape[1], oh = o[2], ow = o[3]
         let p = n * oh * ow, rows = inChannels * kernel * kernel
         output.resize(o)
+        if usesDirectPath(outputWidth: ow) {
+            forwardDirect(x, n: n, h: x.shape[2], w: x.shape[3], oh: oh, ow: ow)
+            return output
+        }
         for k in 0..<outChannels {
             (output.data + k * p).update(repeating: bias[k], count: p)
         }
@@ -80,6 +87,11 @@ public final class Conv2D: Layer {
         let n = inShape[1], h = inShape[2], w = inShape[3]
         let oh = dy.shape[2], ow = dy.shape[3]
         let p = n * oh * ow, rows = inChannels * kernel * kernel
+        if usesDirectPath(outputWidth: ow) {
+            backwardDirect(dy, n: n, oh: oh, ow: ow)
+            inputGrad.resize(inShape)
+            return inputGrad
+        }
         // dW[K, rows] += dy[K, P] * col^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(outChannels), Int32(rows), Int32(p),
                     1, dy.data, Int32(p), columns.data, Int32(p), 1, weightGrad, Int32(rows))
@@ -143,6 +155,110 @@ public final class Conv2D: Layer {
                             for ox in ox0..<ox1 { d[ox] += s[ox] }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    // MARK: direct path for the first layer
+
+    /// A one-channel input (the image) makes im2col + SGEMM a poor fit: the GEMM's inner
+    /// dimension is only k*k = 9, so packing and copying the columns cost more than the
+    /// multiply-adds. Instead each output row (at most 32 wide: two 16-lane vectors) is
+    /// accumulated in registers from k*k shifted rows of the zero-padded image. Only the first
+    /// layer qualifies (no input gradient is needed).
+    func usesDirectPath(outputWidth ow: Int) -> Bool {
+        allowsDirectPath && inChannels == 1 && !needsInputGradient && ow <= 32
+    }
+
+    /// Copies the batch into zero-padded planes of `(h + 2p) x (w + 2p)`, with 32 spare floats
+    /// at the end so a 32-lane row load never leaves the buffer.
+    private func padInput(_ x: Tensor, n: Int, h: Int, w: Int) -> (stride: Int, plane: Int) {
+        let s = w + 2 * padding, plane = (h + 2 * padding) * s
+        padded.resize([n * plane + 32])
+        padded.zero()
+        for b in 0..<n {
+            for y in 0..<h {
+                (padded.data + b * plane + (y + padding) * s + padding).update(from: x.data + (b * h + y) * w, count: w)
+            }
+        }
+        return (s, plane)
+    }
+
+    private func forwardDirect(_ x: Tensor, n: Int, h: Int, w: Int, oh: Int, ow: Int) {
+        let (s, plane) = padInput(x, n: n, h: h, w: w)
+        let src = UnsafeRawPointer(padded.data), k = kernel, kk = k * k
+        let p = n * oh * ow, total = outChannels * p
+        var last = (SIMD16<Float>(), SIMD16<Float>())
+        for o in 0..<outChannels {
+            let wo = weight + o * kk, b0 = bias[o]
+            for b in 0..<n {
+                let dst = output.data + o * p + b * oh * ow
+                for oy in 0..<oh {
+                    var a0 = SIMD16<Float>(repeating: b0), a1 = a0
+                    var at = 4 * (b * plane + oy * s)
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let wv = wo[ky * k + kx]
+                            a0 += wv * src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self)
+                            a1 += wv * src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self)
+                        }
+                        at += 4 * s
+                    }
+                    // Rows are written in order, so the lanes past `ow` land on the next row and
+                    // are overwritten by it; only the very last row must not spill past the tensor.
+                    let row = dst + oy * ow
+                    if row - output.data + 32 <= total {
+                        let r = UnsafeMutableRawPointer(row)
+                        r.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
+                        r.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
+                    } else {
+                        last = (a0, a1)
+                        withUnsafeBytes(of: &last) { row.update(from: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: ow) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dW[o, ky, kx] = sum over images and output positions of dy[o, b, oy, ox] * image[oy+ky-p, ox+kx-p];
+    /// db[o] = sum of dy[o]. Each output row of dy is masked to its `ow` lanes.
+    private func backwardDirect(_ dy: Tensor, n: Int, oh: Int, ow: Int) {
+        let s = inShape[3] + 2 * padding, plane = (inShape[2] + 2 * padding) * s
+        let src = UnsafeRawPointer(padded.data), k = kernel
+        let p = n * oh * ow
+        var lanes0 = SIMD16<Float>(), lanes1 = SIMD16<Float>()
+        for i in 0..<16 { lanes0[i] = i < ow ? 1 : 0; lanes1[i] = i + 16 < ow ? 1 : 0 }
+        var tail = (SIMD16<Float>(), SIMD16<Float>())
+        for o in 0..<outChannels {
+            let g = dy.data + o * p
+            biasGrad[o] += vectorSum(g, p)
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+                    for b in 0..<n {
+                        var at = 4 * (b * plane + ky * s + kx)
+                        var row = g + b * oh * ow
+                        for _ in 0..<oh {
+                            var d0: SIMD16<Float>, d1: SIMD16<Float>
+                            if row - dy.data + 32 <= dy.count {
+                                let r = UnsafeRawPointer(row)
+                                d0 = r.loadUnaligned(as: SIMD16<Float>.self)
+                                d1 = r.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                            } else {
+                                tail = (SIMD16<Float>(), SIMD16<Float>())
+                                withUnsafeMutableBytes(of: &tail) {
+                                    $0.baseAddress!.assumingMemoryBound(to: Float.self).update(from: row, count: ow)
+                                }
+                                (d0, d1) = tail
+                            }
+                            a0 += (d0 * lanes0) * src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
+                            a1 += (d1 * lanes1) * src.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self)
+                            at += 4 * s
+                            row += ow
+                        }
+                    }
+                    weightGrad[(o * k + ky) * k + kx] += (a0 + a1).sum()
                 }
             }
         }
