@@ -29,8 +29,9 @@ public final class MaxPool: Layer {
     public var token: String { "pool2" }
     let output = Tensor(shape: [0])
     let inputGrad = Tensor(shape: [0])
-    private var argmax: [Int32] = []
-    private var inShape: [Int] = []
+    /// Training: for each output, the index within its input plane of the maximum.
+    var argmax: [Int32] = []
+    var inShape: [Int] = []
     private var input: Tensor?
     public init() {}
 

@@ -18,7 +18,8 @@ public final class BatchNorm: Layer {
     let output = Tensor(shape: [0])
     let inputGrad = Tensor(shape: [0])
     let normalised = Tensor(shape: [0])   // x-hat, kept for backward
-    private var inverseStd: [Float]
+    let pooledNormalised = Tensor(shape: [0])  // fused bn,relu,pool2: x-hat at each window's maximum
+    var inverseStd: [Float]
     private var sum1: [Float], sum2: [Float]
 
     public init(channels: Int) {
@@ -59,14 +60,7 @@ public final class BatchNorm: Layer {
                 let src = x.data + c * m, dst = output.data + c * m
                 var mean: Float, invStd: Float
                 if training {
-                    mean = vectorSum(src, m) / Float(m)
-                    let variance = vectorSquaredDeviation(src, m, mean: mean) / Float(m)
-                    invStd = 1 / (variance + epsilon).squareRoot()
-                    inverseStd[c] = invStd
-                    if updatesRunningStatistics {
-                        runningMean[c] += momentum * (mean - runningMean[c])
-                        runningVar[c] += momentum * (variance * Float(m) / Float(max(m - 1, 1)) - runningVar[c])
-                    }
+                    (mean, invStd) = channelStatistics(src, count: m, channel: c)
                     let xh = normalised.data + c * m
                     let g = gamma[c], b = beta[c]
                     for i in 0..<m { let h = (src[i] - mean) * invStd; xh[i] = h; dst[i] = g * h + b }
@@ -105,6 +99,20 @@ public final class BatchNorm: Layer {
             }
         }
         return output
+    }
+
+    /// Batch mean and 1/sqrt(variance + eps) of one channel's `count` values; records the
+    /// inverse deviation for backward and updates the running statistics.
+    func channelStatistics(_ src: UnsafePointer<Float>, count m: Int, channel c: Int) -> (mean: Float, inverseStd: Float) {
+        let mean = vectorSum(src, m) / Float(m)
+        let variance = vectorSquaredDeviation(src, m, mean: mean) / Float(m)
+        let invStd = 1 / (variance + epsilon).squareRoot()
+        inverseStd[c] = invStd
+        if updatesRunningStatistics {
+            runningMean[c] += momentum * (mean - runningMean[c])
+            runningVar[c] += momentum * (variance * Float(m) / Float(max(m - 1, 1)) - runningVar[c])
+        }
+        return (mean, invStd)
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

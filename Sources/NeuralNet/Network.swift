@@ -174,23 +174,69 @@ public final class Network {
         input.resize([1, n, 28, 28])
         input.data.update(from: images, count: n * 784)
         var x = input
-        for l in layers { x = l.forward(x, training: training) }
+        var i = 0
+        while i < layers.count {
+            let t0 = recordsTimes ? Network.threadCPUNanoseconds() : 0
+            var next = i + 1
+            // bn,relu,pool2 on convolution output: one fused pass (FusedBlocks.swift)
+            if training, fusesBlocks, x.shape.count == 4, i + 2 < layers.count, let bn = layers[i] as? BatchNorm,
+               layers[i + 1] is ReLU, let pool = layers[i + 2] as? MaxPool {
+                x = bn.forwardReLUPool(x, pool: pool)
+                fusedBlockStarts[i] = true
+                next = i + 3
+            } else {
+                x = layers[i].forward(x, training: training)
+                fusedBlockStarts[i] = false
+            }
+            if recordsTimes { forwardNanoseconds[i] += Network.threadCPUNanoseconds() - t0 }
+            i = next
+        }
         return x
     }
+
+    /// Training runs each `bn,relu,pool2` as one fused block; tests turn this off to compare
+    /// with the layer-by-layer reference.
+    public var fusesBlocks = true
+    private lazy var fusedBlockStarts = [Bool](repeating: false, count: layers.count)
+
+    /// CPU time of the calling thread: unlike wall time, not inflated when other processes share the cores.
+    static func threadCPUNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// When true, forward and backward add each layer's thread CPU time to `forwardNanoseconds` /
+    /// `backwardNanoseconds` (by layer index; a fused group's time goes to its first layer).
+    /// For `digitd bench --part layers`.
+    public var recordsTimes = false {
+        didSet {
+            forwardNanoseconds = [UInt64](repeating: 0, count: layers.count)
+            backwardNanoseconds = forwardNanoseconds
+        }
+    }
+    public private(set) var forwardNanoseconds: [UInt64] = []
+    public private(set) var backwardNanoseconds: [UInt64] = []
 
     /// Backpropagates d(loss)/d(logits); parameter gradients accumulate into `gradients`.
     public func backward(_ dLogits: Tensor) {
         var g = dLogits
         var i = layers.count - 1
         while i >= 0 {
-            // relu,pool2: one fused backward (see MaxPool.backward(_:throughReLU:))
-            if let pool = layers[i] as? MaxPool, i > 0, layers[i - 1] is ReLU {
+            let t0 = recordsTimes ? Network.threadCPUNanoseconds() : 0
+            var first = i
+            if let pool = layers[i] as? MaxPool, i >= 2, fusedBlockStarts[i - 2], let bn = layers[i - 2] as? BatchNorm {
+                g = bn.backwardReLUPool(g, pool: pool)
+                first = i - 2
+            } else if let pool = layers[i] as? MaxPool, i > 0, layers[i - 1] is ReLU {
+                // relu,pool2: one fused backward (see MaxPool.backward(_:throughReLU:))
                 g = pool.backward(g, throughReLU: true)
-                i -= 2
-                continue
+                first = i - 1
+            } else {
+                g = layers[i].backward(g)
             }
-            g = layers[i].backward(g)
-            i -= 1
+            if recordsTimes { backwardNanoseconds[first] += Network.threadCPUNanoseconds() - t0 }
+            i = first - 1
         }
     }
 

@@ -76,6 +76,45 @@ struct GradientCheckTests {
         check(Conv2D(inChannels: 3, outChannels: 2, kernel: 3, padding: 0), input: [3, 2, 5, 6])
     }
 
+    @Test func firstLayerDirectConvolutionMatchesNumericalGradient() {
+        // one input channel and no input gradient: the direct (non-im2col) path
+        check(Conv2D(inChannels: 1, outChannels: 3, kernel: 3, padding: 1), input: [1, 2, 7, 6], checkInput: false)
+        check(Conv2D(inChannels: 1, outChannels: 2, kernel: 5, padding: 0), input: [1, 3, 9, 20], checkInput: false)
+    }
+
+    /// The direct first-layer path and im2col + SGEMM agree on outputs and parameter gradients,
+    /// for padded and valid kernels, rows narrower than 16 and wider than 16 lanes.
+    @Test(arguments: [(3, 1, 28, 28), (3, 0, 28, 28), (5, 2, 11, 13), (3, 0, 33, 18)])
+    func directFirstLayerMatchesIm2col(kernel: Int, padding: Int, h: Int, w: Int) {
+        var rng = RandomSource(seed: 21)
+        let n = 3, outChannels = 4
+        let x = Tensor(shape: [1, n, h, w], values: (0..<(n * h * w)).map { _ in rng.uniform() })
+        let weights = (0..<(outChannels * kernel * kernel + outChannels)).map { _ in rng.normal() }
+        var results: [(y: [Float], grads: [Float])] = []
+        for direct in [true, false] {
+            let conv = Conv2D(inChannels: 1, outChannels: outChannels, kernel: kernel, padding: padding)
+            conv.needsInputGradient = false
+            conv.allowsDirectPath = direct
+            let values = UnsafeMutablePointer<Float>.allocate(capacity: weights.count)
+            let grads = UnsafeMutablePointer<Float>.allocate(capacity: weights.count)
+            defer { values.deallocate(); grads.deallocate() }
+            values.initialize(from: weights, count: weights.count)
+            grads.initialize(repeating: 0, count: weights.count)
+            let wc = outChannels * kernel * kernel
+            conv.bind(values: [values, values + wc], gradients: [grads, grads + wc])
+            let y = conv.forward(x, training: true).values
+            var grng = RandomSource(seed: 8)
+            let dy = Tensor(shape: conv.outputShape(x.shape)!, values: y.map { _ in grng.normal() })
+            _ = conv.backward(dy)
+            results.append((y, Array(UnsafeBufferPointer(start: grads, count: weights.count))))
+        }
+        #expect(results[0].y.count == results[1].y.count)
+        let yError = zip(results[0].y, results[1].y).map { abs($0 - $1) }.max() ?? 1
+        let gError = zip(results[0].grads, results[1].grads).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+        #expect(yError < 1e-4, "outputs differ by \(yError)")
+        #expect(gError < 1e-4, "gradients differ by \(gError)")
+    }
+
     @Test func denseMatchesNumericalGradient() {
         check(Dense(inFeatures: 7, outFeatures: 4), input: [3, 7])
     }
@@ -122,6 +161,37 @@ struct GradientCheckTests {
             let numeric = (lp - lm) / (2 * h)
             #expect(abs(numeric - analytic[i]) < 2e-3, "logit \(i): numeric \(numeric) analytic \(analytic[i])")
         }
+    }
+
+    /// Training fuses each `bn,relu,pool2` (FusedBlocks.swift); the layer-by-layer path is the
+    /// reference. Same logits, loss, parameter gradients and running statistics, with even and
+    /// odd (13x13, 11x11) pooled sizes.
+    @Test func fusedBatchNormReLUPoolMatchesLayerByLayer() throws {
+        let spec = "conv4k3,bn,relu,pool2,conv6k3,bn,relu,pool2,flatten,dense8,bn,relu,dense11"
+        var rng = RandomSource(seed: 12)
+        let images = (0..<(5 * 784)).map { _ in rng.uniform() }
+        let labels: [Int32] = [1, 10, 4, 7, 0]
+        var results: [(logits: [Float], gradients: [Float], values: [Float])] = []
+        for fused in [true, false] {
+            let net = try Network(spec: spec)
+            net.initialise(seed: 3)
+            net.fusesBlocks = fused
+            let grad = Tensor(shape: [0])
+            net.zeroGradients()
+            let logits = net.forward(images, count: 5, training: true)
+            let l = logits.values
+            SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: 0.1, gradient: grad)
+            net.backward(grad)
+            results.append((l, Array(UnsafeBufferPointer(start: net.gradients, count: net.parameterCount)),
+                            Array(UnsafeBufferPointer(start: net.values, count: net.parameterCount))))
+        }
+        func worst(_ a: [Float], _ b: [Float]) -> Float {
+            zip(a, b).map { abs($0 - $1) / max(1e-3, abs($1)) }.max() ?? 1
+        }
+        #expect(worst(results[0].logits, results[1].logits) < 1e-4)
+        #expect(worst(results[0].gradients, results[1].gradients) < 1e-3)
+        #expect(worst(results[0].values, results[1].values) < 1e-5, "running statistics differ")
+        #expect(results[0].gradients.contains { $0 != 0 })
     }
 
     @Test func wholeNetworkGradientMatchesNumericalGradient() throws {
