@@ -15,7 +15,7 @@ extension Digitd {
             with augmentation on; inference and vision use one thread.
             """)
 
-        enum Part: String, ExpressibleByArgument, CaseIterable { case all, training, inference, vision }
+        enum Part: String, ExpressibleByArgument, CaseIterable { case all, training, inference, vision, layers }
 
         @OptionGroup var modelOptions: ModelOptions
         @Option(help: "What to measure: \(Part.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -26,6 +26,8 @@ extension Digitd {
         var trainingBatches: Int = 40
         @Option(help: "Folder with MNIST IDX files for the training benchmark (random pixels if absent).")
         var data: String?
+        @Option(help: "Training: measure only this architecture spec (default: the shipped and the reference nets).")
+        var arch: String?
 
         func run() async throws {
             #if DEBUG
@@ -34,6 +36,7 @@ extension Digitd {
             if part == .all || part == .training { try trainingBench() }
             if part == .all || part == .inference { try inferenceBench() }
             if part == .all || part == .vision { try visionBench() }
+            if part == .layers { try layerBench() }
         }
 
         static func median(_ xs: [Double]) -> Double {
@@ -57,7 +60,9 @@ extension Digitd {
             let set = try trainingSet()
             print("training (batch 128, augmentation on, \(ProcessInfo.processInfo.activeProcessorCount) cores):")
             var rates: [String: Double] = [:]
-            for (name, arch) in [("shipped", Trainer.shippedArchitecture), ("reference", Trainer.referenceArchitecture)] {
+            let nets = arch.map { [($0 == Trainer.referenceArchitecture ? "reference" : "custom", $0)] }
+                ?? [("shipped", Trainer.shippedArchitecture), ("reference", Trainer.referenceArchitecture)]
+            for (name, arch) in nets {
                 // baseline in the same process: one network, OpenBLAS threading inside each GEMM
                 var perMode: [Double] = []
                 for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
@@ -118,6 +123,47 @@ extension Digitd {
                 print(String(format: "  batch %2d: %8.0f digits/s  (%.1f µs per digit)", batch, perBatch[batch]!, 1e6 / perBatch[batch]!))
             }
             if let a = perBatch[1], let b = perBatch[32] { print(String(format: "  batch 32 vs batch 1: %.2fx", b / a)) }
+        }
+
+        /// Where a training step spends its time: each layer's forward and backward, one thread,
+        /// one replica's share of a batch (64 images), median over the repeats.
+        func layerBench() throws {
+            openblas_set_num_threads(1)
+            let spec = arch ?? Trainer.shippedArchitecture
+            let net = try Network(spec: spec)
+            let n = 64
+            var rng = RandomSource(seed: 5)
+            let images = (0..<(n * 784)).map { _ in rng.uniform() < 0.8 ? 0 : rng.uniform() }
+            let labels = (0..<n).map { _ in Int32(rng.next() % UInt64(net.classCount)) }
+            let dLogits = Tensor(shape: [0])
+            var forward: [[Double]] = Array(repeating: [], count: net.layers.count), backward = forward
+            for r in 0..<(max(1, repeats) + 1) {
+                net.recordsTimes = true
+                for _ in 0..<trainingBatches {
+                    images.withUnsafeBufferPointer { im in
+                        labels.withUnsafeBufferPointer { lb in
+                            net.zeroGradients()
+                            let logits = net.forward(im.baseAddress!, count: n, training: true)
+                            _ = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: lb.baseAddress!, smoothing: 0, gradient: dLogits)
+                            net.backward(dLogits)
+                        }
+                    }
+                }
+                guard r > 0 else { continue }  // the first round warms up
+                for i in net.layers.indices {
+                    forward[i].append(Double(net.forwardNanoseconds[i]) / Double(trainingBatches) / 1e6)
+                    backward[i].append(Double(net.backwardNanoseconds[i]) / Double(trainingBatches) / 1e6)
+                }
+            }
+            print("training step by layer (one thread, \(n) images, median of \(max(1, repeats)) x \(trainingBatches) steps, CPU ms):")
+            print("  layer           forward  backward")
+            var total = 0.0
+            for (i, l) in net.layers.enumerated() {
+                let f = Self.median(forward[i]), b = Self.median(backward[i])
+                total += f + b
+                print("  " + l.token.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %8.3f  %8.3f", f, b))
+            }
+            print(String(format: "  total          %8.3f ms per %d images (%.0f images/s on one core)", total, n, Double(n) / total * 1000))
         }
 
         func visionBench() throws {
