@@ -18,14 +18,17 @@ public final class BatchNorm: Layer {
     let output = Tensor(shape: [0])
     let inputGrad = Tensor(shape: [0])
     let normalised = Tensor(shape: [0])   // x-hat, kept for backward
-    let pooledNormalised = Tensor(shape: [0])  // fused bn,relu,pool2: x-hat at each window's maximum
+    // fused bn,relu,pool2 (FusedBlocks.swift): its input, the input at each window's maximum, the batch means
+    var fusedInput: Tensor?
+    let pooledInputs = Tensor(shape: [0])
+    var batchMean: [Float]
     var inverseStd: [Float]
     private var sum1: [Float], sum2: [Float]
 
     public init(channels: Int) {
         self.channels = channels
         inverseStd = [Float](repeating: 1, count: channels)
-        sum1 = inverseStd; sum2 = inverseStd
+        sum1 = inverseStd; sum2 = inverseStd; batchMean = inverseStd
     }
 
     public var parameterSpecs: [ParameterSpec] {

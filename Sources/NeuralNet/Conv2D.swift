@@ -7,8 +7,10 @@ import CBLAS
 public final class Conv2D: Layer {
     public let inChannels: Int, outChannels: Int, kernel: Int, padding: Int
     public var needsInputGradient = true
-    /// Floats of im2col columns per inference chunk (128 Ki floats = 512 KB, half of L2).
+    /// Floats of im2col columns per chunk of the batch (128 Ki floats = 512 KB, half of L2).
     public var inferenceColumnBudget = 128 * 1024
+    /// The same in training, where backward holds the columns and their gradient at once.
+    public var trainingColumnBudget = 64 * 1024
     public var token: String { "conv\(outChannels)k\(kernel)" + (padding > 0 ? "p\(padding)" : "") }
 
     var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
@@ -16,7 +18,7 @@ public final class Conv2D: Layer {
 
     let output = Tensor(shape: [0])
     let inputGrad = Tensor(shape: [0])
-    let columns = Tensor(shape: [0])       // [C*k*k, N*OH*OW], kept for backward
+    let columns = Tensor(shape: [0])       // [C*k*k, chunk*OH*OW], one chunk of the batch at a time
     let columnGrad = Tensor(shape: [0])
     let padded = Tensor(shape: [0])        // direct path: zero-padded input planes, kept for backward
     /// Tests turn this off to compare the direct path with im2col + SGEMM.
@@ -66,9 +68,10 @@ public final class Conv2D: Layer {
         for k in 0..<outChannels {
             (output.data + k * p).update(repeating: bias[k], count: p)
         }
-        // Training keeps the whole column matrix for backward. Inference works through the batch
-        // in chunks whose columns stay in L2 (~512 KB), instead of streaming megabytes through memory.
-        let chunk = training ? n : max(1, min(n, inferenceColumnBudget / max(1, rows * oh * ow)))
+        // The batch goes through in chunks whose columns stay in L2, instead of streaming megabytes
+        // of columns through memory; backward rebuilds each chunk's columns (cheaper than keeping them).
+        input = x
+        let chunk = chunkSize(n: n, rows: rows, outputPlane: oh * ow, training: training)
         columns.resize([rows, chunk * oh * ow])
         var first = 0
         while first < n {
@@ -92,18 +95,36 @@ public final class Conv2D: Layer {
             inputGrad.resize(inShape)
             return inputGrad
         }
-        // dW[K, rows] += dy[K, P] * col^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(outChannels), Int32(rows), Int32(p),
-                    1, dy.data, Int32(p), columns.data, Int32(p), 1, weightGrad, Int32(rows))
         for k in 0..<outChannels { biasGrad[k] += vectorSum(dy.data + k * p, p) }
         inputGrad.resize(inShape)
-        guard needsInputGradient else { return inputGrad }
-        columnGrad.resize([rows, p])
-        // dcol[rows, P] = W^T * dy
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(p), Int32(outChannels),
-                    1, weight, Int32(rows), dy.data, Int32(p), 0, columnGrad.data, Int32(p))
-        col2im(columnGrad.data, into: inputGrad, n: n, h: h, w: w, oh: oh, ow: ow)
+        let x = input!
+        let chunk = chunkSize(n: n, rows: rows, outputPlane: oh * ow, training: true)
+        columns.resize([rows, chunk * oh * ow])
+        if needsInputGradient { columnGrad.resize([rows, chunk * oh * ow]) }
+        var first = 0
+        while first < n {
+            let count = min(chunk, n - first)
+            let cp = count * oh * ow, dyChunk = dy.data + first * oh * ow
+            im2col(x, into: columns.data, first: first, count: count, n: n, h: h, w: w, oh: oh, ow: ow)
+            // dW[K, rows] += dy[K, chunk] * col^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(outChannels), Int32(rows), Int32(cp),
+                        1, dyChunk, Int32(p), columns.data, Int32(cp), 1, weightGrad, Int32(rows))
+            if needsInputGradient {
+                // dcol[rows, chunk] = W^T * dy[K, chunk]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(cp), Int32(outChannels),
+                            1, weight, Int32(rows), dyChunk, Int32(p), 0, columnGrad.data, Int32(cp))
+                col2im(columnGrad.data, into: inputGrad, first: first, count: count, n: n, h: h, w: w, oh: oh, ow: ow)
+            }
+            first += count
+        }
         return inputGrad
+    }
+
+    private var input: Tensor?
+
+    func chunkSize(n: Int, rows: Int, outputPlane: Int, training: Bool) -> Int {
+        let budget = training ? trainingColumnBudget : inferenceColumnBudget
+        return max(1, min(n, budget / max(1, rows * outputPlane)))
     }
 
     /// col[(c*k+ky)*k+kx, (b*OH+oy)*OW+ox] = x[c, first+b, oy+ky-p, ox+kx-p] (0 outside), for the
@@ -125,9 +146,9 @@ public final class Conv2D: Layer {
                                 row.update(repeating: 0, count: ow)
                                 continue
                             }
-                            if ox0 > 0 { row.update(repeating: 0, count: ox0) }
-                            (row + ox0).update(from: src + iy * w + ox0 + kx - padding, count: ox1 - ox0)
-                            if ox1 < ow { (row + ox1).update(repeating: 0, count: ow - ox1) }
+                            for ox in 0..<ox0 { row[ox] = 0 }
+                            copyShortRow(row + ox0, from: src + iy * w + ox0 + kx - padding, count: ox1 - ox0)
+                            for ox in ox1..<ow { row[ox] = 0 }
                         }
                     }
                 }
@@ -135,29 +156,58 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// The adjoint of im2col: dx[c, n, iy, ix] = sum of the column entries that read it.
-    private func col2im(_ col: UnsafeMutablePointer<Float>, into dx: Tensor, n: Int, h: Int, w: Int, oh: Int, ow: Int) {
-        dx.zero()
-        let p = n * oh * ow
+    /// The adjoint of im2col: dx[c, first+b, iy, ix] = sum of the column entries that read it,
+    /// for the `count` images from `first` (whose gradient planes it overwrites).
+    private func col2im(_ col: UnsafeMutablePointer<Float>, into dx: Tensor, first: Int, count: Int, n: Int,
+                        h: Int, w: Int, oh: Int, ow: Int) {
+        let p = count * oh * ow
+        for c in 0..<inChannels {
+            (dx.data + (c * n + first) * h * w).update(repeating: 0, count: count * h * w)
+        }
         for c in 0..<inChannels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let src = col + ((c * kernel + ky) * kernel + kx) * p
                     let ox0 = max(0, padding - kx), ox1 = min(ow, w + padding - kx)
                     guard ox1 > ox0 else { continue }
-                    for b in 0..<n {
-                        let dst = dx.data + (c * n + b) * h * w
+                    for b in 0..<count {
+                        let dst = dx.data + (c * n + first + b) * h * w
                         for oy in 0..<oh {
                             let iy = oy + ky - padding
                             if iy < 0 || iy >= h { continue }
                             let s = src + (b * oh + oy) * ow
                             let d = dst + iy * w + kx - padding
-                            for ox in ox0..<ox1 { d[ox] += s[ox] }
+                            addShortRow(d + ox0, s + ox0, count: ox1 - ox0)
                         }
                     }
                 }
             }
         }
+    }
+
+    /// im2col and col2im move rows of a few floats (11 for a 13x13 input): a memmove call per
+    /// row cost more than the copy, so these are inline 8-lane loops.
+    @inline(__always)
+    private func copyShortRow(_ d: UnsafeMutablePointer<Float>, from s: UnsafePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            UnsafeMutableRawPointer(d + i).storeBytes(of: UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                      as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { d[i] = s[i]; i += 1 }
+    }
+
+    @inline(__always)
+    private func addShortRow(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let r = UnsafeMutableRawPointer(d + i)
+            r.storeBytes(of: r.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self),
+                         as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { d[i] += s[i]; i += 1 }
     }
 
     // MARK: direct path for the first layer

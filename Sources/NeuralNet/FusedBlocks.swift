@@ -2,13 +2,15 @@
 ///
 /// Run layer by layer, this block streams the convolution's output through memory five times
 /// forward (two statistics passes, normalise, ReLU, pool) and four times backward (zero, scatter,
-/// two batch-norm passes), on tensors too large for L2. Fused, forward keeps only what backward
-/// needs — the normalised values x̂ and the pool's arg-max — and writes the pooled, rectified
-/// output directly; backward uses that the gradient reaching the batch norm is zero except at
-/// the arg-max positions whose maximum was positive:
+/// two batch-norm passes), on tensors too large for L2. Fused, forward reads the convolution's
+/// output x for the statistics and once more to write the pooled, rectified output
+/// max(0, max(A·x + B)) directly (A = γ/σ, B = β − μ·A), keeping only the pool's arg-max and the
+/// x there; x̂ is never stored — backward recomputes it from x, which the convolution still
+/// holds. Backward uses that the gradient g reaching the batch norm is zero except at the
+/// arg-max positions whose maximum was positive:
 ///
 ///   dγ = Σ g·x̂ and dβ = Σ g over those positions only, and
-///   dx = γ/(σ·m) · (m·g − dβ − x̂·dγ) = (a + b·x̂) everywhere, plus γ/σ·g at those positions.
+///   dx = γ/(σ·m) · (m·g − dβ − x̂·dγ) = (a + b·x) everywhere, plus γ/σ·g at those positions.
 ///
 /// The network uses it for every `bn,relu,pool2` on convolution output while training
 /// (Network.forward); the layers' own forward/backward stay the reference, and a test checks
@@ -17,22 +19,22 @@ extension BatchNorm {
     func forwardReLUPool(_ x: Tensor, pool: MaxPool) -> Tensor {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3], oh = h / 2, ow = w / 2
         let m = n * h * w, plane = h * w, per = oh * ow
-        normalised.resize(x.shape)
+        fusedInput = x
         pool.inShape = x.shape
         pool.output.resize([channels, n, oh, ow])
-        pooledNormalised.resize(pool.output.shape)
+        pooledInputs.resize(pool.output.shape)
         if pool.argmax.count < pool.output.count { pool.argmax = [Int32](repeating: 0, count: pool.output.count) }
         pool.argmax.withUnsafeMutableBufferPointer { am in
             for c in 0..<channels {
-                let src = x.data + c * m, xh = normalised.data + c * m
+                let src = x.data + c * m
                 let (mean, invStd) = channelStatistics(src, count: m, channel: c)
-                for i in 0..<m { xh[i] = (src[i] - mean) * invStd }
-                let g = gamma[c], b = beta[c]
+                batchMean[c] = mean
+                let scale = gamma[c] * invStd, shift = beta[c] - mean * scale
                 for image in 0..<n {
                     let outBase = (c * n + image) * per
-                    poolPlane(xh + image * plane, w: w, oh: oh, ow: ow, scale: gamma[c], shift: beta[c],
+                    poolPlane(src + image * plane, w: w, oh: oh, ow: ow, scale: scale, shift: shift,
                               into: pool.output.data + outBase, argmax: am.baseAddress! + outBase,
-                              normalisedMaxima: pooledNormalised.data + outBase)
+                              inputAtMaximum: pooledInputs.data + outBase)
                 }
             }
         }
@@ -40,23 +42,25 @@ extension BatchNorm {
     }
 
     func backwardReLUPool(_ dp: Tensor, pool: MaxPool) -> Tensor {
-        let shape = pool.inShape
+        let shape = pool.inShape, x = fusedInput!
         let n = shape[1], plane = shape[2] * shape[3], m = n * plane
         let per = dp.shape[2] * dp.shape[3]
         let fm = Float(m)
         inputGrad.resize(shape)
         pool.argmax.withUnsafeBufferPointer { am in
             for c in 0..<channels {
-                let xh = normalised.data + c * m
+                let mean = batchMean[c], invStd = inverseStd[c]
                 let (sg, sgx) = maskedSums(y: pool.output.data + c * n * per, g: dp.data + c * n * per,
-                                           h: pooledNormalised.data + c * n * per, count: n * per)
+                                           x: pooledInputs.data + c * n * per, mean: mean, inverseStd: invStd,
+                                           count: n * per)
                 gammaGrad[c] += sgx
                 betaGrad[c] += sg
                 guard needsInputGradient else { continue }
-                let k = gamma[c] * inverseStd[c] / fm
-                let a = -k * sg, b = -k * sgx, spike = k * fm
-                let dx = inputGrad.data + c * m
-                for i in 0..<m { dx[i] = a + b * xh[i] }
+                let k = gamma[c] * invStd / fm
+                // a + b·x̂ with x̂ = (x − μ)/σ
+                let b = -k * sgx * invStd, a = -k * sg - b * mean, spike = k * fm
+                let src = x.data + c * m, dx = inputGrad.data + c * m
+                for i in 0..<m { dx[i] = a + b * src[i] }
                 for image in 0..<n {
                     let o = (c * n + image) * per
                     let y = pool.output.data + o, g = dp.data + o, ind = am.baseAddress! + o
@@ -68,19 +72,19 @@ extension BatchNorm {
         return inputGrad
     }
 
-    /// max(0, max of γ·x̂ + β over each 2x2 window) of one plane, and where the maximum is (its
+    /// max(0, max of scale·x + shift over each 2x2 window) of one plane, and where the maximum is (its
     /// index in the plane; ties go to the earlier position, as in MaxPool). Eight windows at a
     /// time from 16-float loads split into even and odd columns, then four, then one.
     @inline(__always)
     private func poolPlane(_ hp: UnsafePointer<Float>, w: Int, oh: Int, ow: Int, scale g: Float, shift b: Float,
                            into dst: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                           normalisedMaxima: UnsafeMutablePointer<Float>) {
+                           inputAtMaximum: UnsafeMutablePointer<Float>) {
         let w32 = Int32(w)
         let lane8 = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14), lane4 = SIMD4<Int32>(0, 2, 4, 6)
         for oy in 0..<oh {
             let r0 = UnsafeRawPointer(hp + 2 * oy * w), r1 = r0 + 4 * w
             let d = UnsafeMutableRawPointer(dst + oy * ow), ind = UnsafeMutableRawPointer(argmax + oy * ow)
-            let hm = UnsafeMutableRawPointer(normalisedMaxima + oy * ow)
+            let hm = UnsafeMutableRawPointer(inputAtMaximum + oy * ow)
             let rowBase = Int32(2 * oy * w)
             var ox = 0
             while ox + 8 <= ow {
@@ -142,23 +146,24 @@ extension BatchNorm {
         }
     }
 
-    /// Σ g and Σ g·h over the positions where y > 0 (where the ReLU let the gradient through).
+    /// Σ g and Σ g·x̂ (x̂ = (x − μ)/σ) over the positions where y > 0 (where the ReLU let the
+    /// gradient through).
     @inline(__always)
-    private func maskedSums(y: UnsafePointer<Float>, g: UnsafePointer<Float>, h: UnsafePointer<Float>,
-                            count: Int) -> (Float, Float) {
+    private func maskedSums(y: UnsafePointer<Float>, g: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                            mean: Float, inverseStd: Float, count: Int) -> (Float, Float) {
         var s0 = SIMD16<Float>(), d0 = SIMD16<Float>()
-        let ry = UnsafeRawPointer(y), rg = UnsafeRawPointer(g), rh = UnsafeRawPointer(h)
+        let ry = UnsafeRawPointer(y), rg = UnsafeRawPointer(g), rx = UnsafeRawPointer(x)
         var i = 0
         while i + 16 <= count {
             let open = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) .> 0
             let v = SIMD16<Float>().replacing(with: rg.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self), where: open)
             s0 += v
-            d0 += v * rh.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            d0 += v * ((rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) - mean) * inverseStd)
             i += 16
         }
         var sg = s0.sum(), sgx = d0.sum()
         while i < count {
-            if y[i] > 0 { sg += g[i]; sgx += g[i] * h[i] }
+            if y[i] > 0 { sg += g[i]; sgx += g[i] * ((x[i] - mean) * inverseStd) }
             i += 1
         }
         return (sg, sgx)
