@@ -1,6 +1,6 @@
 import CBLAS
 
-/// 2-D convolution, stride 1, square kernel, zero padding; im2col + one SGEMM per batch.
+/// 2-D convolution, stride 1, square kernel, zero padding; im2col + one SGEMM per L2-sized chunk of the batch.
 ///
 /// x is `[C, N, H, W]`, y is `[K, N, OH, OW]` with `OH = H + 2p - k + 1`.
 /// weight is `[K, C, k, k]` (the usual OIHW order), bias `[K]`.
@@ -65,9 +65,6 @@ public final class Conv2D: Layer {
             forwardDirect(x, n: n, h: x.shape[2], w: x.shape[3], oh: oh, ow: ow)
             return output
         }
-        for k in 0..<outChannels {
-            (output.data + k * p).update(repeating: bias[k], count: p)
-        }
         // The batch goes through in chunks whose columns stay in L2, instead of streaming megabytes
         // of columns through memory; backward rebuilds each chunk's columns (cheaper than keeping them).
         input = x
@@ -78,9 +75,12 @@ public final class Conv2D: Layer {
             let count = min(chunk, n - first)
             let cp = count * oh * ow
             im2col(x, into: columns.data, first: first, count: count, n: n, h: x.shape[2], w: x.shape[3], oh: oh, ow: ow)
-            // y[K, first*P' ..< (first+count)*P'] += W[K, rows] * col[rows, cp]
+            // y[K, first*P' ..< (first+count)*P'] = W[K, rows] * col[rows, cp] + b, the bias added
+            // while the chunk is still in cache
+            let y = output.data + first * oh * ow
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(cp), Int32(rows),
-                        1, weight, Int32(rows), columns.data, Int32(cp), 1, output.data + first * oh * ow, Int32(p))
+                        1, weight, Int32(rows), columns.data, Int32(cp), 0, y, Int32(p))
+            for k in 0..<outChannels { vectorAdd(bias[k], to: y + k * p, cp) }
             first += count
         }
         return output
@@ -189,11 +189,24 @@ public final class Conv2D: Layer {
     /// row cost more than the copy, so these are inline 8-lane loops.
     @inline(__always)
     private func copyShortRow(_ d: UnsafeMutablePointer<Float>, from s: UnsafePointer<Float>, count n: Int) {
+        let rd = UnsafeMutableRawPointer(d), rs = UnsafeRawPointer(s)
+        if n >= 8 {
+            var i = 0
+            while i + 8 <= n {
+                rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                i += 8
+            }
+            // the last, partial group: one overlapping 8-float copy
+            if i < n {
+                rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: 4 * (n - 8), as: SIMD8<Float>.self),
+                              toByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
+            }
+            return
+        }
         var i = 0
-        while i + 8 <= n {
-            UnsafeMutableRawPointer(d + i).storeBytes(of: UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self),
-                                                      as: SIMD8<Float>.self)
-            i += 8
+        if n >= 4 {
+            rd.storeBytes(of: rs.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            i = 4
         }
         while i < n { d[i] = s[i]; i += 1 }
     }
@@ -206,6 +219,12 @@ public final class Conv2D: Layer {
             r.storeBytes(of: r.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self),
                          as: SIMD8<Float>.self)
             i += 8
+        }
+        if i + 4 <= n {
+            let r = UnsafeMutableRawPointer(d + i)
+            r.storeBytes(of: r.loadUnaligned(as: SIMD4<Float>.self) + UnsafeRawPointer(s + i).loadUnaligned(as: SIMD4<Float>.self),
+                         as: SIMD4<Float>.self)
+            i += 4
         }
         while i < n { d[i] += s[i]; i += 1 }
     }

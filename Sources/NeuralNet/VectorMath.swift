@@ -53,3 +53,15 @@ func vectorSumAndDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: 
     while i < n { s += p[i]; d += p[i] * q[i]; i += 1 }
     return (s, d)
 }
+
+/// `p[i] += value` for `n` floats.
+@inline(__always)
+func vectorAdd(_ value: Float, to p: UnsafeMutablePointer<Float>, _ n: Int) {
+    let v = SIMD16<Float>(repeating: value), raw = UnsafeMutableRawPointer(p)
+    var i = 0
+    while i + 16 <= n {
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) + v, toByteOffset: 4 * i, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { p[i] += value; i += 1 }
+}

@@ -164,6 +164,27 @@ extension Digitd {
                 print("  " + l.token.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %8.3f  %8.3f", f, b))
             }
             print(String(format: "  total          %8.3f ms per %d images (%.0f images/s on one core)", total, n, Double(n) / total * 1000))
+            // augmentation runs beside the compute, on the same cores
+            let set = try trainingSet()
+            var out = [Float](repeating: 0, count: 784), scratch = out
+            var arng = RandomSource(seed: 6)
+            var augment: [Double] = []
+            let options = TrainingConfiguration().augmentation
+            for _ in 0..<max(1, repeats) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                set.images.withUnsafeBufferPointer { src in
+                    out.withUnsafeMutableBufferPointer { o in
+                        scratch.withUnsafeMutableBufferPointer { sc in
+                            for j in 0..<1000 {
+                                Augmenter.augment(src.baseAddress! + (j % set.count) * 784, into: o.baseAddress!,
+                                                  scratch: sc.baseAddress!, options: options, random: &arng)
+                            }
+                        }
+                    }
+                }
+                augment.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000 / 1e6)
+            }
+            print(String(format: "  augmentation   %8.3f ms per %d images (%.1f µs per image)", Self.median(augment) * Double(n), n, Self.median(augment) * 1000))
         }
 
         func visionBench() throws {
