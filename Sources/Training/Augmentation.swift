@@ -90,25 +90,44 @@ public enum Augmenter {
         let m10 = s * sx, m11 = s * sh * sy + c * sy
         let det = m00 * m11 - m01 * m10
         let i00 = m11 / det, i01 = -m01 / det, i10 = -m10 / det, i11 = m00 / det
-        // Elastic: a 5x5 grid of random displacements, bilinearly interpolated.
-        var gx = [Float](repeating: 0, count: 25), gy = gx
-        if o.elastic > 0 { for k in 0..<25 { gx[k] = rng.normal() * o.elastic; gy[k] = rng.normal() * o.elastic } }
-        let centre: Float = 13.5
-        for y in 0..<28 {
-            for x in 0..<28 {
-                var dx = Float(x) - centre - tx, dy = Float(y) - centre - ty
-                if o.elastic > 0 {
-                    let fx = Float(x) / 27 * 4, fy = Float(y) / 27 * 4
-                    let x0 = min(Int(fx), 3), y0 = min(Int(fy), 3)
-                    let ax = fx - Float(x0), ay = fy - Float(y0)
-                    let k = y0 * 5 + x0
-                    dx += (gx[k] * (1 - ax) + gx[k + 1] * ax) * (1 - ay) + (gx[k + 5] * (1 - ax) + gx[k + 6] * ax) * ay
-                    dy += (gy[k] * (1 - ax) + gy[k + 1] * ax) * (1 - ay) + (gy[k + 5] * (1 - ax) + gy[k + 6] * ax) * ay
+        // Elastic: a 5x5 grid of random displacements, bilinearly interpolated (separably: each
+        // row first interpolates the grid's rows, then each pixel the result's columns).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 30 * 30 + 60) { buffer in
+            let padded = buffer.baseAddress!, gx = padded + 900, gy = gx + 25, rx = gy + 25, ry = rx + 5
+            // the source with a one-pixel zero border: bilinear reads need no bounds checks
+            padded.initialize(repeating: 0, count: 900)
+            for y in 0..<28 { (padded + (y + 1) * 30 + 1).update(from: src + y * 28, count: 28) }
+            gx.initialize(repeating: 0, count: 60)
+            if o.elastic > 0 { for k in 0..<25 { gx[k] = rng.normal() * o.elastic; gy[k] = rng.normal() * o.elastic } }
+            let centre: Float = 13.5
+            for y in 0..<28 {
+                let fy = Float(y) / 27 * 4
+                let y0 = min(Int(fy), 3), ay = fy - Float(y0)
+                for k in 0..<5 {
+                    rx[k] = gx[y0 * 5 + k] * (1 - ay) + gx[y0 * 5 + k + 5] * ay
+                    ry[k] = gy[y0 * 5 + k] * (1 - ay) + gy[y0 * 5 + k + 5] * ay
                 }
-                let u = i00 * dx + i01 * dy + centre, v = i10 * dx + i11 * dy + centre
-                out[y * 28 + x] = bilinear(src, u, v)
+                let dyBase = Float(y) - centre - ty
+                for x in 0..<28 {
+                    let fx = Float(x) / 27 * 4
+                    let x0 = min(Int(fx), 3), ax = fx - Float(x0)
+                    let dx = Float(x) - centre - tx + rx[x0] * (1 - ax) + rx[x0 + 1] * ax
+                    let dy = dyBase + ry[x0] * (1 - ax) + ry[x0 + 1] * ax
+                    let u = i00 * dx + i01 * dy + centre, v = i10 * dx + i11 * dy + centre
+                    out[y * 28 + x] = bilinearPadded(padded, u, v)
+                }
             }
         }
+    }
+
+    /// Bilinear sample at (u, v) of a 28x28 image stored with a one-pixel zero border (30x30);
+    /// 0 outside.
+    @inline(__always)
+    static func bilinearPadded(_ padded: UnsafePointer<Float>, _ u: Float, _ v: Float) -> Float {
+        guard u > -1, v > -1, u < 28, v < 28 else { return 0 }
+        let fu = u.rounded(.down), fv = v.rounded(.down)
+        let i = (Int(fv) + 1) * 30 + Int(fu) + 1, ax = u - fu, ay = v - fv
+        return (padded[i] * (1 - ax) + padded[i + 1] * ax) * (1 - ay) + (padded[i + 30] * (1 - ax) + padded[i + 31] * ax) * ay
     }
 
     @inline(__always)

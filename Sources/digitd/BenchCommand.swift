@@ -63,9 +63,11 @@ extension Digitd {
             let nets = arch.map { [($0 == Trainer.referenceArchitecture ? "reference" : "custom", $0)] }
                 ?? [("shipped", Trainer.shippedArchitecture), ("reference", Trainer.referenceArchitecture)]
             for (name, arch) in nets {
-                // baseline in the same process: one network, OpenBLAS threading inside each GEMM
+                // baseline in the same process: one network, OpenBLAS threading inside each GEMM.
+                // Measured second: OpenBLAS's worker threads keep spinning for a while after a
+                // threaded call and would steal the cores from the replicas.
                 var perMode: [Double] = []
-                for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+                for threads in [ProcessInfo.processInfo.activeProcessorCount, 1] {
                     var samples: [Double] = []
                     for r in 0..<max(1, repeats) {
                         var config = TrainingConfiguration()
@@ -83,13 +85,13 @@ extension Digitd {
                     }
                     perMode.append(Self.median(samples))
                 }
-                let m = perMode.last!
+                let m = perMode[0]
                 rates[name] = m
                 let net = try Network(spec: arch)
                 print(String(format: "  %-9@ %7.0f images/s  (%.1f s per 60,000-image epoch; %.2f M multiply-adds, %d parameters)",
                              name, m, 60000 / m, Double(net.multiplyAdds) / 1e6, net.learnableParameterCount))
                 print(String(format: "            data-parallel vs one network with threaded BLAS (%.0f images/s): %.2fx",
-                             perMode[0], m / perMode[0]))
+                             perMode[1], m / perMode[1]))
             }
             if let r = rates["reference"] {
                 // TensorFlow 2.21, same network and augmentation, 2-core machine: about 19.5 s/epoch (issue 2).
