@@ -25,12 +25,36 @@ public struct AdamW {
         let b1 = beta1, b2 = beta2, eps = epsilon, wd = weightDecay * learningRate
         m.withUnsafeMutableBufferPointer { mp in
             v.withUnsafeMutableBufferPointer { vp in
-                for i in 0..<count where learnableMask[i] != 0 {
-                    let g = gradients[i]
-                    let mi = b1 * mp[i] + (1 - b1) * g
-                    let vi = b2 * vp[i] + (1 - b2) * g * g
-                    mp[i] = mi; vp[i] = vi
-                    values[i] -= learningRate * (mi * c1) / ((vi * c2).squareRoot() + eps) + wd * decayMask[i] * values[i]
+                // 16 parameters at a time, branch-free: a parameter that does not learn (running
+                // statistics) has learnable 0, which zeroes its gradient and its whole update.
+                typealias V = SIMD16<Float>
+                let rv = UnsafeMutableRawPointer(values), rg = UnsafeRawPointer(gradients)
+                let rd = UnsafeRawPointer(decayMask), rl = UnsafeRawPointer(learnableMask)
+                let rm = UnsafeMutableRawPointer(mp.baseAddress!), rs = UnsafeMutableRawPointer(vp.baseAddress!)
+                var i = 0
+                while i + 16 <= count {
+                    let o = 4 * i
+                    let learn = rl.loadUnaligned(fromByteOffset: o, as: V.self)
+                    let g = rg.loadUnaligned(fromByteOffset: o, as: V.self) * learn
+                    let mi = b1 * rm.loadUnaligned(fromByteOffset: o, as: V.self) + (1 - b1) * g
+                    let vi = b2 * rs.loadUnaligned(fromByteOffset: o, as: V.self) + (1 - b2) * g * g
+                    rm.storeBytes(of: mi, toByteOffset: o, as: V.self)
+                    rs.storeBytes(of: vi, toByteOffset: o, as: V.self)
+                    let x = rv.loadUnaligned(fromByteOffset: o, as: V.self)
+                    let step = learningRate * (mi * c1) / ((vi * c2).squareRoot() + eps)
+                        + wd * rd.loadUnaligned(fromByteOffset: o, as: V.self) * x
+                    rv.storeBytes(of: x - step * learn, toByteOffset: o, as: V.self)
+                    i += 16
+                }
+                while i < count {
+                    if learnableMask[i] != 0 {
+                        let g = gradients[i]
+                        let mi = b1 * mp[i] + (1 - b1) * g
+                        let vi = b2 * vp[i] + (1 - b2) * g * g
+                        mp[i] = mi; vp[i] = vi
+                        values[i] -= learningRate * (mi * c1) / ((vi * c2).squareRoot() + eps) + wd * decayMask[i] * values[i]
+                    }
+                    i += 1
                 }
             }
         }

@@ -269,8 +269,9 @@ public final class Conv2D: Layer {
                     for ky in 0..<k {
                         for kx in 0..<k {
                             let wv = wo[ky * k + kx]
-                            a0 += wv * src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self)
-                            a1 += wv * src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self)
+                            let w16 = SIMD16<Float>(repeating: wv)
+                            a0 = a0.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self))
+                            a1 = a1.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self))
                         }
                         at += 4 * s
                     }
@@ -299,6 +300,46 @@ public final class Conv2D: Layer {
         var lanes0 = SIMD16<Float>(), lanes1 = SIMD16<Float>()
         for i in 0..<16 { lanes0[i] = i < ow ? 1 : 0; lanes1[i] = i + 16 < ow ? 1 : 0 }
         var tail = (SIMD16<Float>(), SIMD16<Float>())
+        /// One masked row of dy (32 lanes; zeros past `ow`, and never read past the tensor).
+        @inline(__always) func dyRow(_ row: UnsafeMutablePointer<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+            if row - dy.data + 32 <= dy.count {
+                let r = UnsafeRawPointer(row)
+                return (r.loadUnaligned(as: SIMD16<Float>.self) * lanes0,
+                        r.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self) * lanes1)
+            }
+            tail = (SIMD16<Float>(), SIMD16<Float>())
+            withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.assumingMemoryBound(to: Float.self).update(from: row, count: ow) }
+            return tail
+        }
+        if k == 3 {
+            // 3x3: each dy row is loaded once per kernel row and feeds three kernel columns
+            for o in 0..<outChannels {
+                let g = dy.data + o * p
+                biasGrad[o] += vectorSum(g, p)
+                for ky in 0..<3 {
+                    var a0 = SIMD16<Float>(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0
+                    for b in 0..<n {
+                        var at = 4 * (b * plane + ky * s)
+                        var row = g + b * oh * ow
+                        for _ in 0..<oh {
+                            let (d0, d1) = dyRow(row)
+                            a0 = a0.addingProduct(d0, src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self))
+                            a1 = a1.addingProduct(d1, src.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self))
+                            b0 = b0.addingProduct(d0, src.loadUnaligned(fromByteOffset: at + 4, as: SIMD16<Float>.self))
+                            b1 = b1.addingProduct(d1, src.loadUnaligned(fromByteOffset: at + 68, as: SIMD16<Float>.self))
+                            c0 = c0.addingProduct(d0, src.loadUnaligned(fromByteOffset: at + 8, as: SIMD16<Float>.self))
+                            c1 = c1.addingProduct(d1, src.loadUnaligned(fromByteOffset: at + 72, as: SIMD16<Float>.self))
+                            at += 4 * s
+                            row += ow
+                        }
+                    }
+                    weightGrad[(o * 3 + ky) * 3] += (a0 + a1).sum()
+                    weightGrad[(o * 3 + ky) * 3 + 1] += (b0 + b1).sum()
+                    weightGrad[(o * 3 + ky) * 3 + 2] += (c0 + c1).sum()
+                }
+            }
+            return
+        }
         for o in 0..<outChannels {
             let g = dy.data + o * p
             biasGrad[o] += vectorSum(g, p)
@@ -309,20 +350,9 @@ public final class Conv2D: Layer {
                         var at = 4 * (b * plane + ky * s + kx)
                         var row = g + b * oh * ow
                         for _ in 0..<oh {
-                            var d0: SIMD16<Float>, d1: SIMD16<Float>
-                            if row - dy.data + 32 <= dy.count {
-                                let r = UnsafeRawPointer(row)
-                                d0 = r.loadUnaligned(as: SIMD16<Float>.self)
-                                d1 = r.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-                            } else {
-                                tail = (SIMD16<Float>(), SIMD16<Float>())
-                                withUnsafeMutableBytes(of: &tail) {
-                                    $0.baseAddress!.assumingMemoryBound(to: Float.self).update(from: row, count: ow)
-                                }
-                                (d0, d1) = tail
-                            }
-                            a0 += (d0 * lanes0) * src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-                            a1 += (d1 * lanes1) * src.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self)
+                            let (d0, d1) = dyRow(row)
+                            a0 = a0.addingProduct(d0, src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self))
+                            a1 = a1.addingProduct(d1, src.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self))
                             at += 4 * s
                             row += ow
                         }
