@@ -47,8 +47,9 @@ public enum TrainingError: Error, CustomStringConvertible {
 /// on a background thread one batch ahead, validation and a checkpoint after every epoch.
 /// A fixed seed gives the same run twice: every batch's permutation and augmentation draws
 /// come from a generator seeded by (seed, epoch, batch), whatever the thread timing.
-// @unchecked: the augmentation thread only reads the training set and fills the batch the loop
-// is not using; the loop waits for it (DispatchGroup) before touching that batch.
+// @unchecked: batch preparation (the augmentation thread, or the replicas after their backward
+// pass) only reads the training set and fills the batch the loop is not using; the loop waits for
+// it (DispatchGroup, or the end of computeGradients) before touching that batch.
 public final class Trainer: @unchecked Sendable {
     /// The shipped network: 4.97 M multiply-adds per digit; class 10 = "not a digit".
     public static let shippedArchitecture =
@@ -97,7 +98,10 @@ public final class Trainer: @unchecked Sendable {
     /// Forward and backward of one batch, split across the replicas in parallel; leaves the
     /// batch-mean gradient in `network.gradients`. Returns the mean loss and the number of
     /// samples whose top class was right.
-    func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int) -> (loss: Double, correct: Int) {
+    /// `alongside(r, parts)`, if given, runs on replica r's thread after its backward pass (the
+    /// training loop prepares part r of the next batch there).
+    func computeGradients(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int,
+                          alongside: (@Sendable (Int, Int) -> Void)? = nil) -> (loss: Double, correct: Int) {
         let parts = min(replicas.count, count)
         var losses = [Double](repeating: 0, count: parts), hits = [Int](repeating: 0, count: parts)
         let bounds = (0...parts).map { $0 * count / parts }
@@ -123,6 +127,7 @@ public final class Trainer: @unchecked Sendable {
                     net.backward(self.lossGradients[r])
                     lossOut[r] = Double(loss) * Double(n)
                     hitOut[r] = correct
+                    alongside?(r, parts)
                 }
                 if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
             }
@@ -144,11 +149,17 @@ public final class Trainer: @unchecked Sendable {
 
     // MARK: batches
 
+    /// One batch of network inputs. Plain buffers, so replicas can fill disjoint parts of it
+    /// from several threads at once.
     final class Batch: @unchecked Sendable {
-        var images: [Float]
-        var labels: [Int32]
+        let images: UnsafeMutablePointer<Float>
+        let labels: UnsafeMutablePointer<Int32>
         var count = 0
-        init(capacity: Int) { images = [Float](repeating: 0, count: capacity * 784); labels = [Int32](repeating: 0, count: capacity) }
+        init(capacity: Int) {
+            images = .allocate(capacity: capacity * 784); images.initialize(repeating: 0, count: capacity * 784)
+            labels = .allocate(capacity: capacity); labels.initialize(repeating: 0, count: capacity)
+        }
+        deinit { images.deallocate(); labels.deallocate() }
     }
 
     private var order: [Int32] = []
@@ -166,29 +177,33 @@ public final class Trainer: @unchecked Sendable {
         return order
     }
 
-    /// Fills `batch` with batch `index` of `epoch` (augmented digits, then negatives).
-    func makeBatch(epoch: Int, index: Int, order: [Int32], into batch: Batch) {
-        var rng = RandomSource(seed: config.seed ^ (UInt64(epoch) << 32) ^ UInt64(index) &* 0x9E37_79B9)
+    /// Samples in batch `index`: augmented digits, then synthetic negatives.
+    func batchCount(index: Int) -> Int { min(digitsPerBatch, train.count - index * digitsPerBatch) + negatives }
+
+    /// Fills positions `range` (all by default) of `batch` with batch `index` of `epoch`:
+    /// augmented digits, then negatives. Each sample draws from its own seeded generator, so the
+    /// batch is the same however its positions are split among threads.
+    func makeBatch(epoch: Int, index: Int, order: [Int32], into batch: Batch, range: Range<Int>? = nil) {
         let start = index * digitsPerBatch
         let digits = min(digitsPerBatch, train.count - start)
-        var scratch = [Float](repeating: 0, count: 784)
-        batch.count = digits + negatives
-        batch.images.withUnsafeMutableBufferPointer { out in
-            scratch.withUnsafeMutableBufferPointer { sc in
-                train.images.withUnsafeBufferPointer { src in
-                    for j in 0..<digits {
+        let positions = range ?? 0 ..< digits + negatives
+        let batchSeed = config.seed ^ (UInt64(epoch) << 32) ^ UInt64(index) &* 0x9E37_79B9
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 784) { scratch in
+            train.images.withUnsafeBufferPointer { src in
+                for j in positions {
+                    var rng = RandomSource(seed: batchSeed &+ UInt64(j) &* 0xD1B5_4A32_D192_ED03)
+                    let dst = batch.images + j * 784
+                    if j < digits {
                         let idx = Int(order[start + j])
-                        Augmenter.augment(src.baseAddress! + idx * 784, into: out.baseAddress! + j * 784,
-                                          scratch: sc.baseAddress!, options: config.augmentation, random: &rng)
+                        Augmenter.augment(src.baseAddress! + idx * 784, into: dst, scratch: scratch.baseAddress!,
+                                          options: config.augmentation, random: &rng)
                         batch.labels[j] = Int32(train.labels[idx])
-                    }
-                    for j in digits..<(digits + negatives) {
-                        let dst = out.baseAddress! + j * 784
+                    } else {
                         NegativeSamples.draw(into: dst, random: &rng)
                         // the same camera effects as digits, none of the geometry
                         var photo = config.augmentation
                         photo.strokeProbability = 0
-                        Augmenter.photometric(dst, scratch: sc.baseAddress!, options: photo, random: &rng)
+                        Augmenter.photometric(dst, scratch: scratch.baseAddress!, options: photo, random: &rng)
                         batch.labels[j] = 10
                     }
                 }
@@ -215,22 +230,33 @@ public final class Trainer: @unchecked Sendable {
             let ord = permutation(epoch: epoch)
             let epochStart = Date()
             var lossSum = 0.0, correct = 0, seen = 0
-            // prefetch batch 0, then always compute batch b+1 while training on b
+            // Batch 0 first; then batch b+1 is prepared while training on b. With one replica a
+            // background thread augments it alongside the compute; with several, each replica
+            // augments its share right after its backward pass, which keeps the cores evenly
+            // loaded (a third thread would stall whichever replica it displaced).
             let group = DispatchGroup()
             makeBatch(epoch: epoch, index: 0, order: ord, into: buffers[0])
+            buffers[0].count = batchCount(index: 0)
             var lr: Float = 0
             for b in 0..<perEpoch {
+                var alongside: (@Sendable (Int, Int) -> Void)?
                 if b + 1 < perEpoch {
                     let next = buffers[(b + 1) % 2]
-                    queue.async(group: group) { self.makeBatch(epoch: epoch, index: b + 1, order: ord, into: next) }
+                    next.count = batchCount(index: b + 1)
+                    if replicas.count > 1 {
+                        let total = next.count
+                        alongside = { r, parts in
+                            self.makeBatch(epoch: epoch, index: b + 1, order: ord, into: next,
+                                           range: r * total / parts ..< (r + 1) * total / parts)
+                        }
+                    } else {
+                        queue.async(group: group) { self.makeBatch(epoch: epoch, index: b + 1, order: ord, into: next) }
+                    }
                 }
                 let batch = buffers[b % 2]
                 lr = schedule.rate(at: epoch * perEpoch + b)
-                let (loss, hits) = batch.images.withUnsafeBufferPointer { img in
-                    batch.labels.withUnsafeBufferPointer { lab in
-                        computeGradients(images: img.baseAddress!, labels: lab.baseAddress!, count: batch.count)
-                    }
-                }
+                let (loss, hits) = computeGradients(images: batch.images, labels: batch.labels, count: batch.count,
+                                                    alongside: alongside)
                 correct += hits
                 network.step(&optimiser, learningRate: lr)
                 lossSum += loss * Double(batch.count); seen += batch.count
