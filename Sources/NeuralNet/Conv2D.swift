@@ -23,7 +23,7 @@ public final class Conv2D: Layer {
     let padded = Tensor(shape: [0])        // direct path: zero-padded input planes, kept for backward
     /// Tests turn this off to compare the direct path with im2col + SGEMM.
     var allowsDirectPath = true
-    private var inShape: [Int] = []
+    var inShape: [Int] = []
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, padding: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels

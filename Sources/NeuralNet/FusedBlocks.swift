@@ -149,7 +149,7 @@ extension BatchNorm {
     /// Σ g and Σ g·x̂ (x̂ = (x − μ)/σ) over the positions where y > 0 (where the ReLU let the
     /// gradient through).
     @inline(__always)
-    private func maskedSums(y: UnsafePointer<Float>, g: UnsafePointer<Float>, x: UnsafePointer<Float>,
+    func maskedSums(y: UnsafePointer<Float>, g: UnsafePointer<Float>, x: UnsafePointer<Float>,
                             mean: Float, inverseStd: Float, count: Int) -> (Float, Float) {
         var s0 = SIMD16<Float>(), d0 = SIMD16<Float>()
         let ry = UnsafeRawPointer(y), rg = UnsafeRawPointer(g), rx = UnsafeRawPointer(x)
@@ -167,5 +167,132 @@ extension BatchNorm {
             i += 1
         }
         return (sg, sgx)
+    }
+}
+
+/// The first block, `conv(1 channel),bn,relu,pool2`, backward without ever forming the
+/// convolution's output gradient.
+///
+/// The batch norm's input gradient is dx = a + b·x everywhere, plus s·g at the pool's open
+/// arg-max positions (FusedBlocks above), and x = w·patch + c is the convolution itself. So the
+/// first layer's weight gradient, Σ over positions P of dx(P)·patch(P), is
+///
+///   dW = a·S + b·(w·G + c·S) + s·Σ_open g·patch(argmax),   dc = a·M + b·(w·S + c·M) + s·Σ_open g,
+///
+/// with S = Σ patch and G = Σ patch·patchᵀ over all M positions — one small Gram matrix per
+/// batch, shared by every output channel. Only the sparse arg-max terms remain per channel,
+/// instead of writing and re-reading a dense gradient four times the pooled size.
+extension Conv2D {
+    func backwardFirstBlock(_ dp: Tensor, batchNorm bn: BatchNorm, pool: MaxPool) {
+        let n = inShape[1], s = inShape[3] + 2 * padding, plane = (inShape[2] + 2 * padding) * s
+        let oh = pool.inShape[2], ow = pool.inShape[3], per = dp.shape[2] * dp.shape[3]
+        let k = kernel, kk = k * k, positions = n * oh * ow
+        let fm = Float(positions)
+        // S and G over every output position, 32 lanes (one output row) at a time
+        var lanes0 = SIMD16<Float>(), lanes1 = SIMD16<Float>()
+        for i in 0..<16 { lanes0[i] = i < ow ? 1 : 0; lanes1[i] = i + 16 < ow ? 1 : 0 }
+        var sums = [Float](repeating: 0, count: kk), gram = [Float](repeating: 0, count: kk * kk)
+        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 4 * kk + 2 * kk * kk) { buffer in
+            let rows = buffer.baseAddress!, sumAcc = rows + 2 * kk, acc = sumAcc + 2 * kk
+            acc.initialize(repeating: SIMD16<Float>(), count: 2 * kk * kk)
+            sumAcc.initialize(repeating: SIMD16<Float>(), count: 2 * kk)
+            let src = UnsafeRawPointer(padded.data)
+            for b in 0..<n {
+                for oy in 0..<oh {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let at = 4 * (b * plane + (oy + ky) * s + kx), r = ky * k + kx
+                            rows[2 * r] = src.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self) * lanes0
+                            rows[2 * r + 1] = src.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self) * lanes1
+                        }
+                    }
+                    for r in 0..<kk {
+                        let u0 = rows[2 * r], u1 = rows[2 * r + 1]
+                        sumAcc[2 * r] += u0; sumAcc[2 * r + 1] += u1
+                        for q in r..<kk {
+                            let e = 2 * (r * kk + q)
+                            acc[e] = acc[e].addingProduct(u0, rows[2 * q])
+                            acc[e + 1] = acc[e + 1].addingProduct(u1, rows[2 * q + 1])
+                        }
+                    }
+                }
+            }
+            for r in 0..<kk {
+                sums[r] = (sumAcc[2 * r] + sumAcc[2 * r + 1]).sum()
+                for q in r..<kk {
+                    let v = (acc[2 * (r * kk + q)] + acc[2 * (r * kk + q) + 1]).sum()
+                    gram[r * kk + q] = v; gram[q * kk + r] = v
+                }
+            }
+        }
+        var spikes = [Float](repeating: 0, count: kk)
+        pool.argmax.withUnsafeBufferPointer { am in
+            for o in 0..<outChannels {
+                let mean = bn.batchMean[o], invStd = bn.inverseStd[o]
+                let base = o * n * per
+                let (sg, sgx) = bn.maskedSums(y: pool.output.data + base, g: dp.data + base,
+                                              x: bn.pooledInputs.data + base, mean: mean, inverseStd: invStd,
+                                              count: n * per)
+                bn.gammaGrad[o] += sgx
+                bn.betaGrad[o] += sg
+                let kcoef = bn.gamma[o] * invStd / fm
+                let bcoef = -kcoef * sgx * invStd, acoef = -kcoef * sg - bcoef * mean, spike = kcoef * fm
+                // Σ over open arg-max positions of g · patch: each kernel row of the patch is one
+                // 8-float load (k ≤ 7), branch-free (a closed position adds 0)
+                spikes.withUnsafeMutableBufferPointer { sp in
+                    openPatchSums(y: pool.output.data + base, g: dp.data + base, argmax: am.baseAddress! + base,
+                                  n: n, per: per, pooledWidth: dp.shape[3], ow: ow, stride: s, plane: plane,
+                                  into: sp.baseAddress!)
+                }
+                let w = weight + o * kk, c = bias[o]
+                var total: Float = 0   // Σ x = w·S + c·M
+                for r in 0..<kk { total += w[r] * sums[r] }
+                total += c * fm
+                for r in 0..<kk {
+                    var wg: Float = 0
+                    for q in 0..<kk { wg += w[q] * gram[q * kk + r] }
+                    weightGrad[o * kk + r] += acoef * sums[r] + bcoef * (wg + c * sums[r]) + spike * spikes[r]
+                }
+                biasGrad[o] += acoef * fm + bcoef * total + spike * sg
+            }
+        }
+    }
+
+    /// spikes[ky·k + kx] = Σ over pooled outputs q with y_q > 0 of g_q · image[iy+ky, ix+kx],
+    /// (iy, ix) the arg-max of q in the convolution's output (rows `ow` wide, pooled rows `pw`).
+    /// y, g and argmax point at one channel's `n * per` pooled outputs.
+    private func openPatchSums(y: UnsafePointer<Float>, g: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                               n: Int, per: Int, pooledWidth pw: Int, ow: Int, stride s: Int, plane: Int,
+                               into spikes: UnsafeMutablePointer<Float>) {
+        let k = kernel
+        var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0
+        var pooledRow = 0, rowEnd = pw
+        for image in 0..<n {
+            let img = UnsafeRawPointer(padded.data + image * plane)
+            for i in 0..<per {
+                let q = image * per + i
+                let v = y[q] > 0 ? g[q] : 0
+                // the arg-max (iy, ix) from its index: iy is twice the pooled row, or one more
+                if i == 0 { pooledRow = 0; rowEnd = pw } else if i == rowEnd { pooledRow += 1; rowEnd += pw }
+                let j = Int(argmax[q]), top = 2 * pooledRow * ow
+                let down = j - top >= ow ? 1 : 0
+                let iy = 2 * pooledRow + down, ix = j - top - down * ow
+                let at = 4 * (iy * s + ix), step = 4 * s
+                let vv = SIMD8<Float>(repeating: v)
+                a0 = a0.addingProduct(vv, img.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self))
+                a1 = a1.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + step, as: SIMD8<Float>.self))
+                a2 = a2.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + 2 * step, as: SIMD8<Float>.self))
+                if k > 3 {
+                    a3 = a3.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + 3 * step, as: SIMD8<Float>.self))
+                    if k > 4 { a4 = a4.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + 4 * step, as: SIMD8<Float>.self)) }
+                    if k > 5 { a5 = a5.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + 5 * step, as: SIMD8<Float>.self)) }
+                    if k > 6 { a6 = a6.addingProduct(vv, img.loadUnaligned(fromByteOffset: at + 6 * step, as: SIMD8<Float>.self)) }
+                }
+            }
+        }
+        let rows = [a0, a1, a2, a3, a4, a5, a6]
+        for ky in 0..<k {
+            for kx in 0..<k { spikes[ky * k + kx] = rows[ky][kx] }
+        }
     }
 }

@@ -225,7 +225,12 @@ public final class Network {
         while i >= 0 {
             let t0 = recordsTimes ? Network.threadCPUNanoseconds() : 0
             var first = i
-            if let pool = layers[i] as? MaxPool, i >= 2, fusedBlockStarts[i - 2], let bn = layers[i - 2] as? BatchNorm {
+            if i == 3, let pool = layers[3] as? MaxPool, fusedBlockStarts[1], let bn = layers[1] as? BatchNorm,
+               let conv = layers[0] as? Conv2D, conv.usesDirectPath(outputWidth: pool.inShape[3]) {
+                // conv,bn,relu,pool2 at the input: no gradient for the conv output at all (FusedBlocks.swift)
+                conv.backwardFirstBlock(g, batchNorm: bn, pool: pool)
+                first = 0
+            } else if let pool = layers[i] as? MaxPool, i >= 2, fusedBlockStarts[i - 2], let bn = layers[i - 2] as? BatchNorm {
                 g = bn.backwardReLUPool(g, pool: pool)
                 first = i - 2
             } else if let pool = layers[i] as? MaxPool, i > 0, layers[i - 1] is ReLU {
