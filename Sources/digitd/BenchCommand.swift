@@ -96,7 +96,7 @@ extension Digitd {
             openblas_set_num_threads(1)
             let fullPath = try modelOptions.resolvedPath()
             var models = [(name: "model", path: fullPath)]
-            if let screen = ModelOptions.screenPath(forFull: fullPath, cascade: modelOptions.cascade) {
+            if let screen = ModelOptions.screenPath(forFull: fullPath, cascade: modelOptions.cascade.choice) {
                 models.append((name: "screen", path: screen))
             }
             var rng = RandomSource(seed: 9)

@@ -14,7 +14,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The classifier the command uses: the cascade when it applies (see `CascadeOptions`),
     /// else the model alone.
-    func loadClassifier() throws -> DigitClassifier { try Self.loadClassifier(model, cascade: cascade) }
+    func loadClassifier() throws -> DigitClassifier { try Self.loadClassifier(model, cascade: cascade.choice) }
 
     /// The one place a `--model` value (or a config file's `model`) becomes a file: the path
     /// given, else the shipped default, else a one-line error saying where it looked.
@@ -31,8 +31,8 @@ struct ModelOptions: ParsableArguments {
     /// The screen model that goes with the full model at `fullPath`: `--screen-model` if given,
     /// else `digitd-screen.safetensors` beside a model named `digitd-default.safetensors` (the
     /// shipped pair), if that file exists; nil when the cascade is off or has no screen.
-    static func screenPath(forFull fullPath: String, cascade: CascadeOptions) -> String? {
-        if cascade.noCascade { return nil }
+    static func screenPath(forFull fullPath: String, cascade: CascadeChoice) -> String? {
+        if !cascade.enabled { return nil }
         if let s = cascade.screenModel { return s }
         guard (fullPath as NSString).lastPathComponent == DefaultModel.fileName else { return nil }
         let beside = ((fullPath as NSString).deletingLastPathComponent as NSString)
@@ -42,13 +42,13 @@ struct ModelOptions: ParsableArguments {
 
     /// A batched classifier (batch norm folded) from `path` or the shipped default; a
     /// `CascadeClassifier` when a screen model goes with it and the cascade is not turned off.
-    static func loadClassifier(_ path: String?, cascade: CascadeOptions = .init()) throws -> DigitClassifier {
+    static func loadClassifier(_ path: String?, cascade: CascadeChoice = .init()) throws -> DigitClassifier {
         let fullPath = try resolve(path)
         let full = try Model.load(path: fullPath).makeClassifier()
         guard let screenPath = screenPath(forFull: fullPath, cascade: cascade) else { return full }
         let screen = try Model.load(path: screenPath).makeClassifier()
         do {
-            return try CascadeClassifier(screen: screen, full: full, threshold: cascade.cascadeThreshold)
+            return try CascadeClassifier(screen: screen, full: full, threshold: cascade.threshold)
         } catch {
             throw CommandError("\(screenPath): \(error)")
         }
@@ -71,8 +71,14 @@ struct CascadeOptions: ParsableArguments {
         guard (0...1).contains(cascadeThreshold) else { throw ValidationError("--cascade-threshold must be within 0...1") }
     }
 
-    init() {}
-    init(noCascade: Bool) { self.noCascade = noCascade }
+    var choice: CascadeChoice { CascadeChoice(enabled: !noCascade, screenModel: screenModel, threshold: cascadeThreshold) }
+}
+
+/// The cascade settings as plain values (what `CascadeOptions` parses, or a config file sets).
+struct CascadeChoice {
+    var enabled = true
+    var screenModel: String? = nil
+    var threshold: Float = CascadeClassifier.defaultThreshold
 }
 
 extension DigitClassifier {

@@ -49,7 +49,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let classifier = try ModelOptions.loadClassifier(model, cascade: cascade)
+            let classifier = try ModelOptions.loadClassifier(model, cascade: cascade.choice)
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence

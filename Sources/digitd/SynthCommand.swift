@@ -72,7 +72,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model, cascade: cascade), options: options)
+                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model, cascade: cascade.choice), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total
