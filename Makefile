@@ -19,6 +19,8 @@ DESTDIR    ?=
 SWIFT      ?= swift
 SWIFT_FLAGS ?=
 MODEL      ?= Models/digitd-default.safetensors
+# The cascade's screen network, installed beside the model (digitd uses it when it is there).
+SCREEN     ?= Models/digitd-screen.safetensors
 
 .PHONY: all build install uninstall check-units
 
@@ -31,6 +33,7 @@ install: build
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(DATADIR)" "$(DESTDIR)$(SYSCONFDIR)/digitd" "$(DESTDIR)$(UNITDIR)"
 	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))/digitd" "$(DESTDIR)$(BINDIR)/digitd"
 	install -m 0644 "$(MODEL)" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors"
+	install -m 0644 "$(SCREEN)" "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors"
 	install -m 0644 Config/digitd.toml "$(DESTDIR)$(DATADIR)/digitd.toml.example"
 	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml" ]; then \
 	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml (new defaults in $(DATADIR)/digitd.toml.example)"; \
@@ -45,6 +48,7 @@ install: build
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/digitd" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors" \
+	      "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors" \
 	      "$(DESTDIR)$(DATADIR)/digitd.toml.example" \
 	      "$(DESTDIR)$(UNITDIR)/digitd.service" "$(DESTDIR)$(UNITDIR)/digitd@.service"
 	-rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null

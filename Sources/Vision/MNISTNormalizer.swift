@@ -11,7 +11,7 @@ public final class MNISTNormalizer {
     private var levels = [Float](repeating: 0, count: 0)
     private var horizontal = [Float](repeating: 0, count: 0)
     private var fitted = [Float](repeating: 0, count: 400)
-    private var histogram = [Int](repeating: 0, count: 256)
+    private var histogram = [Int](repeating: 0, count: 4 * 256)
     private var gateBuffer: [UInt8] = []
 
     /// Thicken strokes much thinner than MNIST's (a fine pen on a large digit); see `thickenIfThin`.
@@ -150,30 +150,45 @@ public final class MNISTNormalizer {
     /// from percentiles of a sparse sample: paper is the 70th percentile (the majority), ink the
     /// 2nd (the extreme), and the paper's spread the distance from the 70th to the 90th. For
     /// light ink the roles of bright and dark swap.
-    private func paperAndInk(_ image: GrayImage, _ region: Box, lightInk: Bool) -> (paper: Float, ink: Float, spread: Float) {
-        for i in 0..<256 { histogram[i] = 0 }
+    func paperAndInk(_ image: GrayImage, _ region: Box, lightInk: Bool) -> (paper: Float, ink: Float, spread: Float) {
         let step = max(1, min(region.width, region.height) / 40)
         var total = 0
+        if histogram.count < 4 * 256 { histogram = [Int](repeating: 0, count: 4 * 256) }
         return histogram.withUnsafeMutableBufferPointer { hb in
             let hist = hb.baseAddress!
+            hist.update(repeating: 0, count: 4 * 256)
             image.pixels.withUnsafeBufferPointer { p in
+                // Four histograms filled in turn, summed after: paper is mostly one gray level,
+                // and consecutive increments of one counter would wait on each other.
                 var y = region.y
                 while y < region.maxY {
-                    var x = region.x
                     let row = p.baseAddress! + y * image.width
-                    while x < region.maxX { hist[Int(row[x])] += 1; total += 1; x += step }
+                    var x = region.x, lane = 0
+                    while x < region.maxX {
+                        hist[lane + Int(row[x])] += 1
+                        lane = (lane + 256) & 1023
+                        total += 1; x += step
+                    }
                     y += step
                 }
             }
-            func percentile(_ q: Double) -> Float {
-                let target = Int(Double(total) * q)
-                var seen = 0
-                for v in 0..<256 { seen += hist[v]; if seen > target { return Float(v) } }
-                return 255
+            for v in 0..<256 { hist[v] += hist[256 + v] + hist[512 + v] + hist[768 + v] }
+            // The three percentiles (ascending) in one pass over the counts: for each, the first
+            // level at which more than that fraction of the samples has been seen.
+            let (q0, q1, q2) = lightInk ? (0.10, 0.30, 0.98) : (0.02, 0.70, 0.90)
+            let t0 = Int(Double(total) * q0), t1 = Int(Double(total) * q1), t2 = Int(Double(total) * q2)
+            var found: (Float, Float, Float) = (255, 255, 255)
+            var next = 0, seen = 0
+            for v in 0..<256 {
+                seen += hist[v]
+                if next == 0 { if seen > t0 { found.0 = Float(v); next = 1 } else { continue } }
+                if next == 1 { if seen > t1 { found.1 = Float(v); next = 2 } else { continue } }
+                if next == 2 { if seen > t2 { found.2 = Float(v); next = 3 } else { continue } }
+                break
             }
             // Spread of the paper: from its level to the far side of the majority (away from ink).
-            return lightInk ? (percentile(0.30), percentile(0.98), percentile(0.30) - percentile(0.10))
-                            : (percentile(0.70), percentile(0.02), percentile(0.90) - percentile(0.70))
+            return lightInk ? (found.1, found.2, found.1 - found.0)
+                            : (found.1, found.0, found.2 - found.1)
         }
     }
 
@@ -302,12 +317,22 @@ public func centreOfMass(_ image: UnsafeBufferPointer<Float>, width: Int = 28, h
 /// Straightens a slanted digit in place: shears rows horizontally by the slope of the second
 /// moments (mu11 / mu02) about the centre of mass, with linear interpolation.
 public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
+    // Only rows holding ink matter: a zero pixel adds nothing to the moments (the sums never
+    // become -0, so skipping it changes no bit), and a zero row shears to a zero row.
+    var firstRow = 28, lastRow = -1
+    for y in 0..<28 {
+        var any = false
+        for x in 0..<28 where image[y * 28 + x] != 0 { any = true; break }
+        if any { if firstRow == 28 { firstRow = y }; lastRow = y }
+    }
+    guard lastRow >= 0 else { return }
+    let rows = firstRow...lastRow
     var m: Float = 0, mx: Float = 0, my: Float = 0
-    for y in 0..<28 { for x in 0..<28 { let v = image[y * 28 + x]; m += v; mx += v * Float(x); my += v * Float(y) } }
+    for y in rows { for x in 0..<28 { let v = image[y * 28 + x]; m += v; mx += v * Float(x); my += v * Float(y) } }
     guard m > 0 else { return }
     let cx = mx / m, cy = my / m
     var mu11: Float = 0, mu02: Float = 0
-    for y in 0..<28 { for x in 0..<28 {
+    for y in rows { for x in 0..<28 {
         let v = image[y * 28 + x]; let dx = Float(x) - cx, dy = Float(y) - cy
         mu11 += v * dx * dy; mu02 += v * dy * dy
     } }
@@ -315,8 +340,8 @@ public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
     let skew = mu11 / mu02
     guard abs(skew) > 0.05 else { return }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 784) { t in
-        for i in 0..<784 { t[i] = image[i] }
-        for y in 0..<28 {
+        for i in (firstRow * 28)..<((lastRow + 1) * 28) { t[i] = image[i] }
+        for y in rows {
             let shift = skew * (Float(y) - cy)
             for x in 0..<28 {
                 let sx = Float(x) + shift

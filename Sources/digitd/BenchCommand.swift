@@ -101,30 +101,39 @@ extension Digitd {
 
         func inferenceBench() throws {
             openblas_set_num_threads(1)
-            let model = try modelOptions.load()
-            let classifier = try model.makeClassifier()
+            let fullPath = try modelOptions.resolvedPath()
+            var models = [(name: "model", path: fullPath)]
+            if let screen = ModelOptions.screenPath(forFull: fullPath, cascade: modelOptions.cascade.choice) {
+                models.append((name: "screen", path: screen))
+            }
             var rng = RandomSource(seed: 9)
             let input = (0..<(256 * 784)).map { _ in rng.uniform() }
-            var out = [Float](repeating: 0, count: 256 * classifier.classCount)
             print("inference (one thread, folded batch norm):")
-            var perBatch: [Int: Double] = [:]
-            for batch in [1, 32] {
-                var samples: [Double] = []
-                let calls = batch == 1 ? 2000 : 200
-                for _ in 0..<max(1, repeats) {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    input.withUnsafeBufferPointer { i in
-                        out.withUnsafeMutableBufferPointer { o in
-                            for _ in 0..<calls { classifier.classify(i, count: batch, into: o) }
+            for (name, path) in models {
+                let model = try Model.load(path: path)
+                let classifier = try model.makeClassifier()
+                var out = [Float](repeating: 0, count: 256 * classifier.classCount)
+                print(String(format: "  %@ %@: %.2f M multiply-adds, %d parameters", name, path,
+                             Double(model.network.multiplyAdds) / 1e6, model.network.learnableParameterCount))
+                var perBatch: [Int: Double] = [:]
+                for batch in [1, 32] {
+                    var samples: [Double] = []
+                    let calls = batch == 1 ? 2000 : 200
+                    for _ in 0..<max(1, repeats) {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        input.withUnsafeBufferPointer { i in
+                            out.withUnsafeMutableBufferPointer { o in
+                                for _ in 0..<calls { classifier.classify(i, count: batch, into: o) }
+                            }
                         }
+                        let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                        samples.append(Double(calls * batch) / s)
                     }
-                    let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    samples.append(Double(calls * batch) / s)
+                    perBatch[batch] = Self.median(samples)
+                    print(String(format: "    batch %2d: %8.0f digits/s  (%.1f µs per digit)", batch, perBatch[batch]!, 1e6 / perBatch[batch]!))
                 }
-                perBatch[batch] = Self.median(samples)
-                print(String(format: "  batch %2d: %8.0f digits/s  (%.1f µs per digit)", batch, perBatch[batch]!, 1e6 / perBatch[batch]!))
+                if let a = perBatch[1], let b = perBatch[32] { print(String(format: "    batch 32 vs batch 1: %.2fx", b / a)) }
             }
-            if let a = perBatch[1], let b = perBatch[32] { print(String(format: "  batch 32 vs batch 1: %.2fx", b / a)) }
         }
 
         /// Where a training step spends its time: each layer's forward and backward, one thread,
@@ -191,8 +200,7 @@ extension Digitd {
 
         func visionBench() throws {
             openblas_set_num_threads(1)
-            let model = try modelOptions.load()
-            let classifier = try model.makeClassifier()
+            let classifier = try modelOptions.loadClassifier()
             print(try runVisionBench(classifier: classifier, repeats: max(3, repeats * 4)))
         }
     }

@@ -30,13 +30,21 @@ extension Digitd {
         var batchSize: Int = 256
         @Flag(help: "Also measure accuracy under each corruption of the stress suite (noise, blur, rotation, shear, scale, translation, thick/thin strokes, low contrast, fog, clutter lines).")
         var robustness = false
+        @Option(help: ArgumentHelp("Write every image's class probabilities here (float32, little-endian, one row per image).", visibility: .hidden))
+        var dumpProbabilities: String?
 
         func run() async throws {
-            let model = try modelOptions.load()
             let set = try LabelledImages.load(images: images, labels: labels)
             openblas_set_num_threads(1)
-            let classifier = try model.makeClassifier()
+            let classifier = try modelOptions.loadClassifier()
+            (classifier as? CascadeClassifier)?.resetCounts()
             let r = Evaluator.evaluate(classifier, on: set, batchSize: max(1, batchSize))
+            if let dumpProbabilities {
+                let probs = classifier.classify(set.images.map { Float($0) / 255 })
+                try probs.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dumpProbabilities)) }
+            }
+            let classifierLine = classifier.describe(fullPath: try modelOptions.resolvedPath())
+            let cascadeFields = Self.cascadeFields(classifier)
             if let confusionPng { try TrainingPlots.writeConfusion(r.confusion, accuracy: r.accuracy, to: confusionPng) }
             let stress = robustness ? RobustnessSuite.evaluate(classifier, on: set) : []
             let stressMean = stress.isEmpty ? 0 : stress.reduce(0) { $0 + $1.accuracy } / Double(stress.count)
@@ -47,12 +55,14 @@ extension Digitd {
                     "most_confused": r.mostConfused.map { ["true": $0.truth, "predicted": $0.predicted, "count": $0.count] },
                     "rejected": r.rejected, "digits_per_second": Int(r.digitsPerSecond),
                     "model": try modelOptions.resolvedPath(),
-                ].merging(robustness ? ["robustness": Dictionary(uniqueKeysWithValues: stress.map { ($0.name, round4($0.accuracy)) }),
+                ].merging(cascadeFields) { a, _ in a }
+                 .merging(robustness ? ["robustness": Dictionary(uniqueKeysWithValues: stress.map { ($0.name, round4($0.accuracy)) }),
                                         "robustness_mean": round4(stressMean)] : [:]) { a, _ in a }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
+            print(classifierLine)
             print(String(format: "accuracy %.2f%% (%d of %d), %d errors; %.0f digits/s (one thread, batch %d)",
                          100 * r.accuracy, Int((r.accuracy * Double(r.count)).rounded()), r.count,
                          r.count - Int((r.accuracy * Double(r.count)).rounded()), r.digitsPerSecond, batchSize))
@@ -74,5 +84,12 @@ extension Digitd {
         }
 
         func round4(_ x: Double) -> Double { (x * 10000).rounded() / 10000 }
+
+        /// With the cascade: its threshold and the share of the set's digits the full model read.
+        static func cascadeFields(_ classifier: DigitClassifier) -> [String: Any] {
+            guard let c = classifier as? CascadeClassifier else { return ["cascade": false] }
+            return ["cascade": true, "cascade_threshold": Double(c.threshold),
+                    "escalated_fraction": (c.escalatedFraction * 10000).rounded() / 10000]
+        }
     }
 }

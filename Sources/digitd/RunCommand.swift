@@ -35,6 +35,9 @@ extension Digitd {
         @Option(help: "Model file (.safetensors). Default: the shipped model.")
         var model: String?
 
+        @Flag(help: "Use the full model alone on every crop, without the screen network of the cascade.")
+        var noCascade = false
+
         @Flag(help: "Open no window; write JSON lines.")
         var headless = false
 
@@ -107,6 +110,7 @@ extension Digitd {
             }
             if let source { c.source = source }
             if let model { c.model = model }
+            if noCascade { c.cascade = false }
             if headless { c.headless = true }
             if let emit { c.emit = emit }
             if let output { c.outputFile = output }
@@ -144,7 +148,7 @@ extension Digitd {
             defer { signals.cancel() }
 
             let classifier: DigitClassifier
-            do { classifier = try ModelOptions.loadClassifier(c.model) } catch {
+            do { classifier = try ModelOptions.loadClassifier(c.model, cascade: CascadeChoice(enabled: c.cascade)) } catch {
                 ScanSupport.printError("\(error)")
                 throw ExitCode(1)
             }

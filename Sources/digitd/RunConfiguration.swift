@@ -33,6 +33,9 @@ struct RunConfiguration: Equatable, Sendable {
     var source = "/dev/video0"
     /// nil: the shipped default model.
     var model: String? = nil
+    /// With the shipped model: screen every crop with the small network beside it
+    /// (digitd-screen.safetensors) and run the full model only on the crops it is unsure of.
+    var cascade = true
     var logLevel = LogLevel.info
     var notify = true
 
@@ -151,6 +154,7 @@ extension RunConfiguration {
     static let keys: [Key] = [
         string("source") { $0.source = $1 },
         optionalString("model") { $0.model = $1 },
+        bool("cascade") { $0.cascade = $1 },
         choice("log_level") { (c: inout RunConfiguration, v: LogLevel) in c.logLevel = v },
         bool("notify") { $0.notify = $1 },
         integer("camera.width", 16...8192) { $0.cameraWidth = $1 },

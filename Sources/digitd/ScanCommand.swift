@@ -36,6 +36,8 @@ extension Digitd {
         @Option(help: "Model file (default: the shipped model).")
         var model: String?
 
+        @OptionGroup var cascade: CascadeOptions
+
         @Option(help: "Ink polarity: automatic, darkOnLight or lightOnDark.")
         var polarity: InkPolarity = .automatic
 
@@ -47,7 +49,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let classifier = try ModelOptions.loadClassifier(model)
+            let classifier = try ModelOptions.loadClassifier(model, cascade: cascade.choice)
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence

@@ -37,6 +37,8 @@ extension Digitd {
         @Option(help: "Model file for --score (default: the shipped model).")
         var model: String?
 
+        @OptionGroup var cascade: CascadeOptions
+
         @Flag(help: "With --score: print the figures as one JSON object.")
         var json = false
 
@@ -70,7 +72,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model), options: options)
+                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model, cascade: cascade.choice), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total

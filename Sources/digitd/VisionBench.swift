@@ -12,12 +12,19 @@ func runVisionBench(classifier: DigitClassifier, repeats: Int) throws -> String 
     let glyphs = (try? SynthSupport.loadGlyphs(SynthSupport.defaultMNIST)) ?? DigitGlyphs.fromFont()
     let generator = SceneGenerator(glyphs: glyphs)
     let recognizer = Recognizer(classifier: classifier)
+    let cascade = classifier as? CascadeClassifier
     var report = "vision pipeline, one thread, median ms per frame (\(glyphs.count == 10 ? "font" : "MNIST") digits, \(max(1, repeats)) repeats x 5 scenes)\n"
+    if let cascade {
+        report += String(format: "classify = the cascade: screen network on every crop, full model on crops with screen top probability < %.2f\n",
+                         cascade.threshold)
+    } else {
+        report += "classify = the model alone on every crop\n"
+    }
     for (w, h) in [(640, 480), (1280, 720), (1920, 1080)] {
         var stageSamples: [String: [Double]] = [:]
         var stageOrder: [String] = []
         var totals: [Double] = [], decodes: [Double] = []
-        var digits = 0, found = 0
+        var digits = 0, found = 0, crops = 0, escalated = 0
         for scene in 0..<5 {
             var options = SceneGenerator.Options()
             options.width = w; options.height = h
@@ -27,6 +34,7 @@ func runVisionBench(classifier: DigitClassifier, repeats: Int) throws -> String 
             digits += s.digits.count
             let jpeg = encodeJPEG(s.image, quality: 85)
             _ = recognizer.read(s.image)   // warm-up: buffers sized for this frame
+            cascade?.resetCounts()
             for _ in 0..<max(1, repeats) {
                 let t0 = StageClock.nowMilliseconds()
                 let decoded = try jpeg.withUnsafeBytes { try decodeJPEGGray($0) }
@@ -40,10 +48,16 @@ func runVisionBench(classifier: DigitClassifier, repeats: Int) throws -> String 
                 }
                 found = reading.detections.count
             }
+            crops += cascade?.screenedCount ?? 0
+            escalated += cascade?.escalatedCount ?? 0
         }
         _ = found
         report += String(format: "  %4dx%-4d  %5.2f ms total (decode excluded), ~%d digits/scene;  JPEG decode %5.2f ms\n",
                          w, h, median(totals), digits / 5, median(decodes))
+        if cascade != nil {
+            report += String(format: "             cascade: %.1f crops/frame, %.1f%% escalated to the full model\n",
+                             Double(crops) / Double(5 * max(1, repeats)), crops == 0 ? 0 : 100 * Double(escalated) / Double(crops))
+        }
         report += "             " + stageOrder.map { String(format: "%@ %.3f", $0, median(stageSamples[$0]!)) }.joined(separator: ", ") + "\n"
     }
     return report

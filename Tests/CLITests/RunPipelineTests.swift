@@ -340,6 +340,8 @@ OPTIONS:
                           a folder or a glob.
   --config <config>       Config file (TOML). Default: /etc/digitd/digitd.toml when it exists.
   --model <model>         Model file (.safetensors). Default: the shipped model.
+  --no-cascade            Use the full model alone on every crop, without the screen network of the
+                          cascade.
   --headless              Open no window; write JSON lines.
   --emit <emit>           What each JSON line is: frames or events. (values: frames, events)
   --output <output>       Append JSON lines to FILE instead of standard output; SIGHUP reopens it.
