@@ -74,7 +74,9 @@ extension BatchNorm {
 
     /// max(0, max of scale·x + shift over each 2x2 window) of one plane, and where the maximum is (its
     /// index in the plane; ties go to the earlier position, as in MaxPool). Eight windows at a
-    /// time from 16-float loads split into even and odd columns, then four, then one.
+    /// time from 16-float loads split into even and odd columns, then four, then one. (The
+    /// eight- and four-lane bodies are the same code on different widths: written once as a
+    /// generic over SIMD types it was not specialised and ran 10x slower.)
     @inline(__always)
     private func poolPlane(_ hp: UnsafePointer<Float>, w: Int, oh: Int, ow: Int, scale g: Float, shift b: Float,
                            into dst: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
