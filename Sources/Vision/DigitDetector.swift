@@ -9,6 +9,9 @@ public struct DetectorSettings: Sendable {
     /// Contrast rules; the window is chosen from the working image unless set.
     public var threshold = ThresholdSettings()
     public var removeLines = true
+    /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
+    /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
+    public var keepDarkInkOnLines = true
     /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
     /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
     public var hysteresis = true
@@ -111,8 +114,16 @@ public final class DigitDetector {
 
         if settings.removeLines {
             let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
-            _ = mask.pixels.withUnsafeMutableBufferPointer { m in
-                lineRemover.remove(m, width: w, height: h, settings: lineSettings, keepWeakInk: settings.hysteresis)
+            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
+            _ = source.pixels.withUnsafeBufferPointer { g in
+                integral.withUnsafeBufferPointer { ii in
+                    mask.pixels.withUnsafeMutableBufferPointer { m in
+                        let contrast = settings.keepDarkInkOnLines
+                            ? LineInkContrast(gray: g, integral: ii, radius: window / 2, darkInk: polarity == .darkOnLight) : nil
+                        return lineRemover.remove(m, width: w, height: h, settings: lineSettings, keepWeakInk: settings.hysteresis,
+                                                  contrast: contrast)
+                    }
+                }
             }
         }
         clock.mark("lines")

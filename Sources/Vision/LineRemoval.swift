@@ -160,6 +160,53 @@ private func markVerticalPathsIn<T: FixedWidthInteger>(_ p: UnsafeMutablePointer
     }
 }
 
+/// The grayscale picture a mask was thresholded from, to tell ink from ruling by how dark it is:
+/// pen ink is usually much darker than the printed lines it is written on (and chalk much
+/// lighter than the lines on a board), so a stroke that runs along a line or crosses it
+/// stands out from the line even where it is no thicker.
+public struct LineInkContrast {
+    /// `width * height` gray levels, the same size as the mask.
+    public var gray: UnsafeBufferPointer<UInt8>
+    /// `(width + 1) * (height + 1)` sums (see `integralImage`) of `gray`.
+    public var integral: UnsafeBufferPointer<UInt32>
+    /// Half the side of the window the local mean is taken over.
+    public var radius: Int
+    /// Ink darker than the ground (pen on paper) or lighter (chalk on a board).
+    public var darkInk: Bool
+    /// A line pixel is kept when its contrast is at least this many times the lines' median
+    /// contrast (and a clear step above it).
+    public var keepRatio: Float = 1.6
+
+    public init(gray: UnsafeBufferPointer<UInt8>, integral: UnsafeBufferPointer<UInt32>, radius: Int, darkInk: Bool) {
+        self.gray = gray; self.integral = integral; self.radius = radius; self.darkInk = darkInk
+    }
+
+    /// Contrast of pixel (x, y) against its window's mean, as (difference, mean) both times the
+    /// window's pixel count.
+    @inline(__always) func difference(_ x: Int, _ y: Int, width w: Int, height h: Int) -> (d: Int, sum: Int) {
+        let x0 = max(0, x - radius), x1 = min(w, x + radius + 1)
+        let y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
+        let stride = w + 1
+        let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+        let p = Int(gray[y * w + x]) * (x1 - x0) * (y1 - y0)
+        return (darkInk ? sum - p : p - sum, sum)
+    }
+
+    /// Contrast of pixel (x, y) relative to its window's mean (so it does not change under
+    /// shadows), in 1/64ths, 0...255.
+    @inline(__always) func level(_ x: Int, _ y: Int, width w: Int, height h: Int) -> Int {
+        let (d, sum) = difference(x, y, width: w, height: h)
+        guard d > 0, sum > 0 else { return 0 }
+        return min(255, d * 64 / sum)
+    }
+
+    /// Whether pixel (x, y) has at least `level` (as `level(...)` measures it).
+    @inline(__always) func reaches(_ level: Int, _ x: Int, _ y: Int, width w: Int, height h: Int) -> Bool {
+        let (d, sum) = difference(x, y, width: w, height: h)
+        return d > 0 && d * 64 >= level * sum
+    }
+}
+
 /// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
 @inline(__always) private func strong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
 
@@ -176,13 +223,17 @@ public final class LineRemover {
     private var lineA: [UInt16] = [], lineB: [UInt16] = []
     private var bandStore: [UInt8] = []   // per pooled cell: see `markVerticalPaths`
     private var thickness: [UInt16] = []   // per mask pixel on a line: `across` (see `remove`)
+    private var levels: [Int] = []         // contrast histogram by thickness (see `remove`)
 
     public init() {}
 
     /// `keepWeakInk`: leave weak pixels that are not on a line in the mask (for hysteresis
-    /// labelling) instead of clearing them all.
+    /// labelling) instead of clearing them all. `contrast`: the picture behind the mask; line
+    /// pixels much darker (or, for light ink, lighter) than the lines are typically are ink on
+    /// the line and kept.
     public func remove(_ mask: UnsafeMutableBufferPointer<UInt8>, width w: Int, height h: Int,
-                       settings: LineRemovalSettings, keepWeakInk: Bool = false) -> Int {
+                       settings: LineRemovalSettings, keepWeakInk: Bool = false,
+                       contrast: LineInkContrast? = nil) -> Int {
         precondition(mask.count >= w * h)
         let n = w * h
         let pw = w / 2, ph = h / 2, pn = pw * ph
@@ -197,6 +248,9 @@ public final class LineRemover {
         }
         if bandStore.count < pn { bandStore = [UInt8](repeating: 0, count: pn) }
         if thickness.count < n { thickness = [UInt16](repeating: 0, count: n) }
+        if contrast != nil && levels.count < (settings.maximumThickness + 2) * 256 {
+            levels = [Int](repeating: 0, count: (settings.maximumThickness + 2) * 256)
+        }
         let side = max(pw, ph)
         if lineA.count < side + 2 { lineA = [UInt16](repeating: 0, count: side + 2); lineB = lineA }
         let thin = settings.maximumThickness
@@ -213,6 +267,7 @@ public final class LineRemover {
         lineA.withUnsafeMutableBufferPointer { ab in
         lineB.withUnsafeMutableBufferPointer { bb in
         thickness.withUnsafeMutableBufferPointer { thicknessBuffer in
+        levels.withUnsafeMutableBufferPointer { levelBuffer in
         bandStore.withUnsafeMutableBufferPointer { bandBuffer in
             let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
             let a = ab.baseAddress!, b = bb.baseAddress!
@@ -267,6 +322,11 @@ public final class LineRemover {
             // pass used to measure it again, on a mask whose removed pixels were marked 1 (still
             // strong) and weak ones 2 (still not strong), so the measurement is the same.
             var histogram = [Int](repeating: 0, count: thin + 2)
+            // Contrast levels by thickness (row t: pixels t thick across), of every fourth pixel
+            // thin enough to be removed at all: enough for a median.
+            let levelHist = levelBuffer.baseAddress
+            if contrast != nil { for i in 0..<((thin + 2) * 256) { levelHist![i] = 0 } }
+            var sampled = 0
             var markedInk = 0
             let across8 = thicknessBuffer.baseAddress!
             histogram.withUnsafeMutableBufferPointer { hb in
@@ -282,6 +342,10 @@ public final class LineRemover {
                                 let t = across(x, y, k)
                                 across8[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
                                 hist[t] += 1; markedInk += 1
+                                if let c = contrast, t <= thin {
+                                    if sampled & 3 == 0 { levelHist![t * 256 + c.level(x, y, width: w, height: h)] += 1 }
+                                    sampled += 1
+                                }
                             }
                         }
                     }
@@ -290,6 +354,23 @@ public final class LineRemover {
             var median = 0, seen = 0
             while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
             let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
+            // The lines' contrast: the median level of the pixels thin enough to go. Pixels
+            // well above it are ink on the line (see `LineInkContrast`); 256 keeps everything
+            // to the thickness rule.
+            var keepLevel = 256
+            if let c = contrast {
+                var count = 0
+                for t in 0...cut { for l in 0..<256 { count += levelHist![t * 256 + l] } }
+                if count >= 8 {
+                    var seenLevels = 0, lineLevel = 0
+                    while lineLevel < 255 {
+                        for t in 0...cut { seenLevels += levelHist![t * 256 + lineLevel] }
+                        if seenLevels * 2 >= count { break }
+                        lineLevel += 1
+                    }
+                    keepLevel = max(Int(Float(lineLevel) * c.keepRatio), lineLevel + 6)
+                }
+            }
 
             // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
             // across than the lines (as measured above, before anything changed).
@@ -304,7 +385,9 @@ public final class LineRemover {
                             let v = m[o]
                             if v == 0 { continue }
                             if v == 255 {
-                                if Int(across8[o]) <= cut { removed += 1; m[o] = 0 }
+                                if Int(across8[o]) <= cut && (keepLevel > 255 || !contrast!.reaches(keepLevel, x, y, width: w, height: h)) {
+                                    removed += 1; m[o] = 0
+                                }
                             } else {
                                 if v == 1 { removed += 1 }
                                 m[o] = 0
@@ -314,7 +397,7 @@ public final class LineRemover {
                 }
             }
             if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}}}}}
+        }}}}}}}}}}
         return removed
     }
 }
