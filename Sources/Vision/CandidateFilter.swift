@@ -29,8 +29,10 @@ public struct Candidate: Sendable, Equatable {
     public var box: Box
     public var group: Int = -1
     public var alternative: Int = 0
+    /// The box in the detector's mask (detection-image pixels), before tightening to the ink.
+    public var maskBox: Box
     public init(box: Box, group: Int = -1, alternative: Int = 0) {
-        self.box = box; self.group = group; self.alternative = alternative
+        self.box = box; self.group = group; self.alternative = alternative; self.maskBox = box
     }
 }
 
@@ -132,4 +134,82 @@ public func splitTouchingDigits(_ box: Box, mask: GrayImage) -> [Box] {
         if bottom > top { out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top)) }
     }
     return out
+}
+
+/// Other ways to cut a blob into touching digits, for a second look when the blob read whole
+/// (or split evenly) is not a digit: a "1" beside a "3" makes a blob hardly wider than one digit,
+/// and an even cut misses the narrow digit. Each hypothesis cuts at the columns with the least
+/// ink such that every piece is between 0.18 and 1.15 times the blob's height wide: the best
+/// two-piece cut, the best two-piece cut at another place, and the best cut into one piece
+/// more than the blob's width needs. Pieces are trimmed to their ink rows; hypotheses with a
+/// piece shorter than `minimumHeight` or than 0.65 of the blob's height are left out (digits
+/// written side by side are about as tall as each other). At most `maximum` hypotheses.
+public func splitHypotheses(_ box: Box, mask: GrayImage, minimumHeight: Int, maximum: Int = 3) -> [[Box]] {
+    let w = box.width, h = box.height
+    let narrowest = max(2, Int(0.18 * Double(h))), widest = max(narrowest + 1, Int(1.15 * Double(h)) + 1)
+    guard w >= 2 * narrowest else { return [] }
+    var profile = [Int](repeating: 0, count: w)
+    mask.pixels.withUnsafeBufferPointer { m in
+        for y in box.y..<box.maxY {
+            let row = y * mask.width + box.x
+            for x in 0..<w where m[row + x] != 0 { profile[x] += 1 }
+        }
+    }
+    // Best cuts into `n` pieces by dynamic programming over cut columns: cost[k][x] is the least
+    // ink over k cuts with the last at x (pieces [0, c1), [c1, c2), ...).
+    func bestCuts(_ n: Int, avoiding avoid: [Int]) -> [Int]? {
+        guard w >= n * narrowest, w <= n * widest else { return nil }
+        let big = Int.max / 4
+        var cost = [[Int]](repeating: [Int](repeating: big, count: w + 1), count: n)
+        var from = [[Int]](repeating: [Int](repeating: -1, count: w + 1), count: n)
+        @inline(__always) func cutCost(_ x: Int) -> Int {
+            var c = profile[x] * 4
+            for a in avoid where abs(a - x) < narrowest { c += h * 8 }
+            return c
+        }
+        for x in narrowest...min(widest, w - narrowest) { cost[1][x] = cutCost(x) }
+        if n > 2 {
+            for k in 2..<n {
+                for x in (k * narrowest)...(w - narrowest) {
+                    var best = big, arg = -1
+                    for p in max(narrowest, x - widest)...(x - narrowest) where cost[k - 1][p] < best { best = cost[k - 1][p]; arg = p }
+                    if arg >= 0 { cost[k][x] = best + cutCost(x); from[k][x] = arg }
+                }
+            }
+        }
+        var best = big, last = -1
+        for x in max(narrowest, w - widest)...(w - narrowest) where cost[n - 1][x] < best { best = cost[n - 1][x]; last = x }
+        guard last >= 0 else { return nil }
+        var cuts = [last]
+        var k = n - 1
+        while k > 1 { let p = from[k][cuts[0]]; cuts.insert(p, at: 0); k -= 1 }
+        return cuts
+    }
+    func pieces(_ cuts: [Int]) -> [Box]? {
+        let edges = [0] + cuts + [w]
+        var out: [Box] = []
+        for i in 0..<(edges.count - 1) {
+            let x0 = box.x + edges[i], x1 = box.x + edges[i + 1]
+            var top = box.maxY, bottom = box.y
+            mask.pixels.withUnsafeBufferPointer { m in
+                for y in box.y..<box.maxY {
+                    let row = y * mask.width
+                    for x in x0..<x1 where m[row + x] != 0 { top = min(top, y); bottom = max(bottom, y + 1); break }
+                }
+            }
+            // Digits written side by side are about as tall as each other: a piece much
+            // shorter than the blob is a piece of something else (a scribble, a letter's arm).
+            guard bottom - top >= minimumHeight, (bottom - top) * 20 >= h * 13 else { return nil }
+            out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top))
+        }
+        return out
+    }
+    var out: [[Box]] = []
+    let needed = max(2, (w + widest - 1) / widest)
+    if let first = bestCuts(needed, avoiding: []) {
+        if let p = pieces(first) { out.append(p) }
+        if needed == 2, let second = bestCuts(2, avoiding: first), second != first, let p = pieces(second) { out.append(p) }
+    }
+    if out.count < maximum, let more = bestCuts(needed + 1, avoiding: []), let p = pieces(more) { out.append(p) }
+    return Array(out.prefix(maximum))
 }
