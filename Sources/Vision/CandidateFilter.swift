@@ -213,3 +213,66 @@ public func splitHypotheses(_ box: Box, mask: GrayImage, minimumHeight: Int, max
     if out.count < maximum, let more = bestCuts(needed + 1, avoiding: []), let p = pieces(more) { out.append(p) }
     return Array(out.prefix(maximum))
 }
+
+/// Whether a thin upright blob is a piece of a longer line: a grid or ruled line that only
+/// partly passed the threshold (faint, or at the edge of a shadow) leaves dashes that look like
+/// a "1". The blob's axis (least squares x = a + b y over its ink in `mask`) is followed beyond
+/// each end for as far as the blob is tall; if on one side at least 3/4 of the way the gray
+/// picture along the axis is still darker (light ink: lighter) than its neighbourhood by a good
+/// part of the blob's own contrast, the blob is a piece of a line. A digit ends in paper.
+/// `gray` and its `integral` (see `integralImage`) are the picture `mask` was made from;
+/// `radius` is the half-side of the window for the neighbourhood mean.
+public func isPieceOfLine(_ box: Box, mask: GrayImage, gray: UnsafeBufferPointer<UInt8>,
+                          integral: UnsafeBufferPointer<UInt32>, radius: Int, darkInk: Bool) -> Bool {
+    let w = mask.width, h = mask.height
+    guard box.height >= 4 else { return false }
+    // Axis by least squares.
+    var n = 0.0, sy = 0.0, sx = 0.0, syy = 0.0, sxy = 0.0
+    mask.pixels.withUnsafeBufferPointer { m in
+        for y in box.y..<box.maxY {
+            let row = y * w
+            for x in box.x..<box.maxX where m[row + x] != 0 {
+                let fx = Double(x), fy = Double(y)
+                n += 1; sx += fx; sy += fy; syy += fy * fy; sxy += fx * fy
+            }
+        }
+    }
+    guard n >= 3 else { return false }
+    let vy = syy - sy * sy / n
+    let slope = vy > 0 ? (sxy - sx * sy / n) / vy : 0
+    let intercept = (sx - slope * sy) / n
+    let stride = w + 1
+    // Contrast at (x, y): along the axis, the mean of three pixels, the darkest (lightest) of
+    // the column and its two neighbours, against the window's mean.
+    func contrast(_ y: Int) -> Int? {
+        guard y >= 1, y < h - 1 else { return nil }
+        let cx = Int((intercept + slope * Double(y)).rounded())
+        guard cx >= 1, cx < w - 1 else { return nil }
+        var best = Int.min
+        for x in (cx - 1)...(cx + 1) {
+            let v = Int(gray[(y - 1) * w + x]) + Int(gray[y * w + x]) + Int(gray[(y + 1) * w + x])
+            let x0 = max(0, x - radius), x1 = min(w, x + radius + 1), y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
+            let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+            let mean3 = sum * 3 / ((x1 - x0) * (y1 - y0))
+            best = max(best, darkInk ? mean3 - v : v - mean3)
+        }
+        return best / 3
+    }
+    var own: [Int] = []
+    for y in box.y..<box.maxY { if let c = contrast(y) { own.append(c) } }
+    guard !own.isEmpty else { return false }
+    own.sort()
+    let needed = max(6, own[own.count / 2] * 35 / 100)
+    let reach = box.height
+    for direction in [-1, 1] {
+        var lineLike = 0, steps = 0
+        for t in 1...reach {
+            let y = direction < 0 ? box.y - t : box.maxY - 1 + t
+            guard let c = contrast(y) else { break }
+            steps += 1
+            if c >= needed { lineLike += 1 }
+        }
+        if steps * 2 >= reach && lineLike * 4 >= reach * 3 { return true }
+    }
+    return false
+}

@@ -12,6 +12,9 @@ public struct DetectorSettings: Sendable {
     /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
     /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
     public var keepDarkInkOnLines = true
+    /// Thin upright blobs that continue as a line in the picture beyond their ends are pieces of
+    /// grid or ruled lines, not "1"s, and are dropped before the network (see `isPieceOfLine`).
+    public var dropPiecesOfLines = true
     /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
     /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
     public var hysteresis = true
@@ -137,6 +140,17 @@ public final class DigitDetector {
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))
         var candidates = filterCandidates(merged, mask: mask, settings: candidateSettings)
+        if settings.dropPiecesOfLines {
+            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
+            source.pixels.withUnsafeBufferPointer { g in
+                integral.withUnsafeBufferPointer { ii in
+                    candidates.removeAll { c in
+                        c.group < 0 && c.box.width * 3 <= c.box.height
+                            && isPieceOfLine(c.box, mask: mask, gray: g, integral: ii, radius: window / 2, darkInk: polarity == .darkOnLight)
+                    }
+                }
+            }
+        }
         if candidates.count > settings.maximumCandidates {
             candidates.sort { $0.box.area > $1.box.area }
             candidates.removeLast(candidates.count - settings.maximumCandidates)
