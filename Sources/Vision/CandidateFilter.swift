@@ -38,7 +38,10 @@ public struct Candidate: Sendable, Equatable {
 
 /// Joins fragments of one digit: a small blob whose box overlaps a larger blob's columns and
 /// lies within a quarter of its height above or below it (a 5's detached top stroke, a broken
-/// 4 or 7), or that lies inside the larger box, when the union is still digit-shaped.
+/// 4 or 7), or that lies inside the larger box, when the union is still digit-shaped; and two
+/// such blobs of any sizes when neither is as much as 0.65 of their union's height, the gap
+/// between them is at most a tenth of it and the union is at least 0.4 as wide as tall (a
+/// digit cut across into halves by a removed line or a gap in a faint stroke).
 /// Components below `minimumArea` are dropped first as specks.
 public func mergeFragments(_ components: [Component], minimumArea: Int) -> [Component] {
     var parts = components.filter { $0.area >= minimumArea }
@@ -49,13 +52,20 @@ public func mergeFragments(_ components: [Component], minimumArea: Int) -> [Comp
         var best = -1, bestGap = Int.max
         for big in 0..<small where !absorbed[big] {
             let b = parts[big].box
-            guard parts[small].area * 10 <= parts[big].area * 6 || (b.x <= s.x && b.maxX >= s.maxX && b.y <= s.y && b.maxY >= s.maxY) else { continue }
+            let u = s.union(b)
+            // Halves: a digit cut across (by a removed line, a gap in a faint stroke) into two
+            // pieces of which neither is most of the digit's height.
+            // The cut is narrow, and the whole is shaped like a digit, not like a column of
+            // two (two digits one above the other are further apart and half as wide as tall).
+            let gap = max(s.y - b.maxY, b.y - s.maxY, 0)
+            let halves = s.height * 20 <= u.height * 13 && b.height * 20 <= u.height * 13
+                && gap <= max(2, u.height / 10) && u.width * 5 >= u.height * 2
+            guard halves || parts[small].area * 10 <= parts[big].area * 6 || (b.x <= s.x && b.maxX >= s.maxX && b.y <= s.y && b.maxY >= s.maxY) else { continue }
             let overlapX = min(s.maxX, b.maxX) - max(s.x, b.x)
             guard overlapX * 2 >= min(s.width, b.width) else { continue }
             let gapY = max(s.y - b.maxY, b.y - s.maxY, 0)
             guard gapY * 4 <= b.height else { continue }
-            let u = s.union(b)
-            guard u.height * 2 <= b.height * 3, u.width <= u.height * 6 / 5 + 1 else { continue }
+            guard halves || u.height * 2 <= b.height * 3, u.width <= u.height * 6 / 5 + 1 else { continue }
             if gapY < bestGap { best = big; bestGap = gapY }
         }
         if best >= 0 {
