@@ -200,9 +200,21 @@ public struct LineInkContrast {
         return min(255, d * 64 / sum)
     }
 
-    /// Whether pixel (x, y) has at least `level` (as `level(...)` measures it).
-    @inline(__always) func reaches(_ level: Int, _ x: Int, _ y: Int, width w: Int, height h: Int) -> Bool {
-        let (d, sum) = difference(x, y, width: w, height: h)
+    /// The window around (x, y): its sum and pixel count (the window moves little over a 2x2
+    /// block, so one serves the block).
+    @inline(__always) func window(_ x: Int, _ y: Int, width w: Int, height h: Int) -> (sum: Int, count: Int) {
+        let x0 = max(0, x - radius), x1 = min(w, x + radius + 1)
+        let y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
+        let stride = w + 1
+        let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+        return (sum, (x1 - x0) * (y1 - y0))
+    }
+
+    /// Whether gray value `value` has at least `level` (as `level(...)` measures it) against
+    /// a window of this sum and count.
+    @inline(__always) func reaches(_ level: Int, value: UInt8, sum: Int, count: Int) -> Bool {
+        let p = Int(value) * count
+        let d = darkInk ? sum - p : p - sum
         return d > 0 && d * 64 >= level * sum
     }
 }
@@ -379,13 +391,15 @@ public final class LineRemover {
                 for px in 0..<pw {
                     if mark[py * pw + px] == 0 { continue }
                     let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+                    let block = keepLevel > 255 ? (sum: 0, count: 0) : contrast!.window(x0, y0, width: w, height: h)
                     for y in y0..<y1 {
                         for x in x0..<x1 {
                             let o = y * w + x
                             let v = m[o]
                             if v == 0 { continue }
                             if v == 255 {
-                                if Int(across8[o]) <= cut && (keepLevel > 255 || !contrast!.reaches(keepLevel, x, y, width: w, height: h)) {
+                                if Int(across8[o]) <= cut
+                                    && (keepLevel > 255 || !contrast!.reaches(keepLevel, value: contrast!.gray[o], sum: block.sum, count: block.count)) {
                                     removed += 1; m[o] = 0
                                 }
                             } else {
