@@ -173,7 +173,8 @@ public struct LineInkContrast {
     public var radius: Int
     /// Ink darker than the ground (pen on paper) or lighter (chalk on a board).
     public var darkInk: Bool
-    /// A line pixel is kept when its contrast is at least this many times the lines' median
+    /// A line pixel is kept when its contrast (its difference from the local mean, relative to
+    /// that mean, so shadows do not change it) is at least this many times the lines' median
     /// contrast (and a clear step above it).
     public var keepRatio: Float = 1.6
 
@@ -181,27 +182,8 @@ public struct LineInkContrast {
         self.gray = gray; self.integral = integral; self.radius = radius; self.darkInk = darkInk
     }
 
-    /// Contrast of pixel (x, y) against its window's mean, as (difference, mean) both times the
-    /// window's pixel count.
-    @inline(__always) func difference(_ x: Int, _ y: Int, width w: Int, height h: Int) -> (d: Int, sum: Int) {
-        let x0 = max(0, x - radius), x1 = min(w, x + radius + 1)
-        let y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
-        let stride = w + 1
-        let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
-        let p = Int(gray[y * w + x]) * (x1 - x0) * (y1 - y0)
-        return (darkInk ? sum - p : p - sum, sum)
-    }
-
-    /// Contrast of pixel (x, y) relative to its window's mean (so it does not change under
-    /// shadows), in 1/64ths, 0...255.
-    @inline(__always) func level(_ x: Int, _ y: Int, width w: Int, height h: Int) -> Int {
-        let (d, sum) = difference(x, y, width: w, height: h)
-        guard d > 0, sum > 0 else { return 0 }
-        return min(255, d * 64 / sum)
-    }
-
-    /// The window around (x, y): its sum and pixel count (the window moves little over a 2x2
-    /// block, so one serves the block).
+    /// The window around (x, y): its sum and pixel count. (`LineRemover` takes one per 8x8
+    /// tile: the window is several tiles wide and its mean changes little across one.)
     @inline(__always) func window(_ x: Int, _ y: Int, width w: Int, height h: Int) -> (sum: Int, count: Int) {
         let x0 = max(0, x - radius), x1 = min(w, x + radius + 1)
         let y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
@@ -210,12 +192,37 @@ public struct LineInkContrast {
         return (sum, (x1 - x0) * (y1 - y0))
     }
 
-    /// Whether gray value `value` has at least `level` (as `level(...)` measures it) against
-    /// a window of this sum and count.
-    @inline(__always) func reaches(_ level: Int, value: UInt8, sum: Int, count: Int) -> Bool {
-        let p = Int(value) * count
-        let d = darkInk ? sum - p : p - sum
-        return d > 0 && d * 64 >= level * sum
+}
+
+/// `out[x * rows + y] = src[y * columns + x]`, in 16x16 tiles so both sides stay in cache.
+@inline(__always)
+private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
+    var y0 = 0
+    while y0 < rows {
+        let y1 = min(rows, y0 + 16)
+        var x0 = 0
+        while x0 < columns {
+            let x1 = min(columns, x0 + 16)
+            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] = src[y * columns + x] } }
+            x0 = x1
+        }
+        y0 = y1
+    }
+}
+
+/// `out[x * rows + y] |= src[y * columns + x]`, tiled like `transpose`.
+@inline(__always)
+private func orTranspose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
+    var y0 = 0
+    while y0 < rows {
+        let y1 = min(rows, y0 + 16)
+        var x0 = 0
+        while x0 < columns {
+            let x1 = min(columns, x0 + 16)
+            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] |= src[y * columns + x] } }
+            x0 = x1
+        }
+        y0 = y1
     }
 }
 
@@ -236,6 +243,7 @@ public final class LineRemover {
     private var bandStore: [UInt8] = []   // per pooled cell: see `markVerticalPaths`
     private var thickness: [UInt16] = []   // per mask pixel on a line: `across` (see `remove`)
     private var levels: [Int] = []         // contrast histogram by thickness (see `remove`)
+    private var tileMeans: [Int32] = []    // window mean per 8x8 tile, -1 = not yet taken
 
     public init() {}
 
@@ -260,6 +268,11 @@ public final class LineRemover {
         }
         if bandStore.count < pn { bandStore = [UInt8](repeating: 0, count: pn) }
         if thickness.count < n { thickness = [UInt16](repeating: 0, count: n) }
+        let tilesAcross = (w + 7) / 8, tileCount = tilesAcross * ((h + 7) / 8)
+        if contrast != nil {
+            if tileMeans.count < tileCount { tileMeans = [Int32](repeating: -1, count: tileCount) }
+            tileMeans.withUnsafeMutableBufferPointer { t in for i in 0..<tileCount { t[i] = -1 } }
+        }
         if contrast != nil && levels.count < (settings.maximumThickness + 2) * 256 {
             levels = [Int](repeating: 0, count: (settings.maximumThickness + 2) * 256)
         }
@@ -280,8 +293,27 @@ public final class LineRemover {
         lineB.withUnsafeMutableBufferPointer { bb in
         thickness.withUnsafeMutableBufferPointer { thicknessBuffer in
         levels.withUnsafeMutableBufferPointer { levelBuffer in
+        tileMeans.withUnsafeMutableBufferPointer { tileBuffer in
         bandStore.withUnsafeMutableBufferPointer { bandBuffer in
             let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
+            let tiles = tileBuffer.baseAddress
+            // The picture's local mean around pixel (x, y): the window mean at the centre of its
+            // 8x8 tile, taken once per tile (the window is several tiles wide).
+            @inline(__always) func localMean(_ x: Int, _ y: Int) -> Int {
+                let i = (y >> 3) * tilesAcross + (x >> 3)
+                var v = tiles![i]
+                if v < 0 {
+                    let (sum, count) = contrast!.window(min(w - 1, (x & ~7) + 4), min(h - 1, (y & ~7) + 4), width: w, height: h)
+                    v = Int32(sum / max(1, count))
+                    tiles![i] = v
+                }
+                return Int(v)
+            }
+            // Contrast of gray value `g` against mean `mean`, relative to it, in 1/64ths, 0...255.
+            @inline(__always) func level(_ g: UInt8, _ mean: Int) -> Int {
+                let d = contrast!.darkInk ? mean - Int(g) : Int(g) - mean
+                return d <= 0 || mean <= 0 ? 0 : min(255, d * 64 / mean)
+            }
             let a = ab.baseAddress!, b = bb.baseAddress!
             for py in 0..<ph {
                 let r0 = m + 2 * py * w, r1 = r0 + w
@@ -297,11 +329,11 @@ public final class LineRemover {
             markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2, band: bandBuffer.baseAddress!)
             let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
-            for y in 0..<ph { for x in 0..<pw { pt[x * ph + y] = p[y * pw + x] } }
+            transpose(p, rows: ph, columns: pw, into: pt)
             for i in 0..<pn { mt[i] = 0 }
             markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
-            for x in 0..<pw { for y in 0..<ph { mark[y * pw + x] |= mt[x * ph + y] } }
+            orTranspose(mt, rows: pw, columns: ph, into: mark)
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the
             // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
@@ -334,7 +366,7 @@ public final class LineRemover {
             // pass used to measure it again, on a mask whose removed pixels were marked 1 (still
             // strong) and weak ones 2 (still not strong), so the measurement is the same.
             var histogram = [Int](repeating: 0, count: thin + 2)
-            // Contrast levels by thickness (row t: pixels t thick across), of every fourth pixel
+            // Contrast levels by thickness (row t: pixels t thick across), of every eighth pixel
             // thin enough to be removed at all: enough for a median.
             let levelHist = levelBuffer.baseAddress
             if contrast != nil { for i in 0..<((thin + 2) * 256) { levelHist![i] = 0 } }
@@ -355,7 +387,7 @@ public final class LineRemover {
                                 across8[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
                                 hist[t] += 1; markedInk += 1
                                 if let c = contrast, t <= thin {
-                                    if sampled & 3 == 0 { levelHist![t * 256 + c.level(x, y, width: w, height: h)] += 1 }
+                                    if sampled & 7 == 0 { levelHist![t * 256 + level(c.gray[y * w + x], localMean(x, y))] += 1 }
                                     sampled += 1
                                 }
                             }
@@ -391,7 +423,10 @@ public final class LineRemover {
                 for px in 0..<pw {
                     if mark[py * pw + px] == 0 { continue }
                     let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
-                    let block = keepLevel > 255 ? (sum: 0, count: 0) : contrast!.window(x0, y0, width: w, height: h)
+                    // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean.
+                    let mean = keepLevel > 255 ? 0 : localMean(x0, y0)
+                    let darkInk = contrast?.darkInk ?? true
+                    let need = keepLevel * mean
                     for y in y0..<y1 {
                         for x in x0..<x1 {
                             let o = y * w + x
@@ -399,7 +434,7 @@ public final class LineRemover {
                             if v == 0 { continue }
                             if v == 255 {
                                 if Int(across8[o]) <= cut
-                                    && (keepLevel > 255 || !contrast!.reaches(keepLevel, value: contrast!.gray[o], sum: block.sum, count: block.count)) {
+                                    && (keepLevel > 255 || (darkInk ? mean - Int(contrast!.gray[o]) : Int(contrast!.gray[o]) - mean) * 64 < need) {
                                     removed += 1; m[o] = 0
                                 }
                             } else {
@@ -411,7 +446,7 @@ public final class LineRemover {
                 }
             }
             if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}}}}}}
+        }}}}}}}}}}}
         return removed
     }
 }
