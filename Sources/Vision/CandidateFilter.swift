@@ -29,14 +29,19 @@ public struct Candidate: Sendable, Equatable {
     public var box: Box
     public var group: Int = -1
     public var alternative: Int = 0
+    /// The box in the detector's mask (detection-image pixels), before tightening to the ink.
+    public var maskBox: Box
     public init(box: Box, group: Int = -1, alternative: Int = 0) {
-        self.box = box; self.group = group; self.alternative = alternative
+        self.box = box; self.group = group; self.alternative = alternative; self.maskBox = box
     }
 }
 
 /// Joins fragments of one digit: a small blob whose box overlaps a larger blob's columns and
 /// lies within a quarter of its height above or below it (a 5's detached top stroke, a broken
-/// 4 or 7), or that lies inside the larger box, when the union is still digit-shaped.
+/// 4 or 7), or that lies inside the larger box, when the union is still digit-shaped; and two
+/// such blobs of any sizes when neither is as much as 0.65 of their union's height, the gap
+/// between them is at most a tenth of it and the union is at least 0.4 as wide as tall (a
+/// digit cut across into halves by a removed line or a gap in a faint stroke).
 /// Components below `minimumArea` are dropped first as specks.
 public func mergeFragments(_ components: [Component], minimumArea: Int) -> [Component] {
     var parts = components.filter { $0.area >= minimumArea }
@@ -47,13 +52,20 @@ public func mergeFragments(_ components: [Component], minimumArea: Int) -> [Comp
         var best = -1, bestGap = Int.max
         for big in 0..<small where !absorbed[big] {
             let b = parts[big].box
-            guard parts[small].area * 10 <= parts[big].area * 6 || (b.x <= s.x && b.maxX >= s.maxX && b.y <= s.y && b.maxY >= s.maxY) else { continue }
+            let u = s.union(b)
+            // Halves: a digit cut across (by a removed line, a gap in a faint stroke) into two
+            // pieces of which neither is most of the digit's height.
+            // The cut is narrow, and the whole is shaped like a digit, not like a column of
+            // two (two digits one above the other are further apart and half as wide as tall).
+            let gap = max(s.y - b.maxY, b.y - s.maxY, 0)
+            let halves = s.height * 20 <= u.height * 13 && b.height * 20 <= u.height * 13
+                && gap <= max(2, u.height / 10) && u.width * 5 >= u.height * 2
+            guard halves || parts[small].area * 10 <= parts[big].area * 6 || (b.x <= s.x && b.maxX >= s.maxX && b.y <= s.y && b.maxY >= s.maxY) else { continue }
             let overlapX = min(s.maxX, b.maxX) - max(s.x, b.x)
             guard overlapX * 2 >= min(s.width, b.width) else { continue }
             let gapY = max(s.y - b.maxY, b.y - s.maxY, 0)
             guard gapY * 4 <= b.height else { continue }
-            let u = s.union(b)
-            guard u.height * 2 <= b.height * 3, u.width <= u.height * 6 / 5 + 1 else { continue }
+            guard halves || u.height * 2 <= b.height * 3, u.width <= u.height * 6 / 5 + 1 else { continue }
             if gapY < bestGap { best = big; bestGap = gapY }
         }
         if best >= 0 {
@@ -132,4 +144,145 @@ public func splitTouchingDigits(_ box: Box, mask: GrayImage) -> [Box] {
         if bottom > top { out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top)) }
     }
     return out
+}
+
+/// Other ways to cut a blob into touching digits, for a second look when the blob read whole
+/// (or split evenly) is not a digit: a "1" beside a "3" makes a blob hardly wider than one digit,
+/// and an even cut misses the narrow digit. Each hypothesis cuts at the columns with the least
+/// ink such that every piece is between 0.18 and 1.15 times the blob's height wide: the best
+/// two-piece cut, the best two-piece cut at another place, and the best cut into one piece
+/// more than the blob's width needs. Pieces are trimmed to their ink rows; hypotheses with a
+/// piece shorter than `minimumHeight` or than 0.65 of the blob's height are left out (digits
+/// written side by side are about as tall as each other). At most `maximum` hypotheses.
+public func splitHypotheses(_ box: Box, mask: GrayImage, minimumHeight: Int, maximum: Int = 3) -> [[Box]] {
+    let w = box.width, h = box.height
+    let narrowest = max(2, Int(0.18 * Double(h))), widest = max(narrowest + 1, Int(1.15 * Double(h)) + 1)
+    guard w >= 2 * narrowest else { return [] }
+    var profile = [Int](repeating: 0, count: w)
+    mask.pixels.withUnsafeBufferPointer { m in
+        for y in box.y..<box.maxY {
+            let row = y * mask.width + box.x
+            for x in 0..<w where m[row + x] != 0 { profile[x] += 1 }
+        }
+    }
+    // Best cuts into `n` pieces by dynamic programming over cut columns: cost[k][x] is the least
+    // ink over k cuts with the last at x (pieces [0, c1), [c1, c2), ...).
+    func bestCuts(_ n: Int, avoiding avoid: [Int]) -> [Int]? {
+        guard w >= n * narrowest, w <= n * widest else { return nil }
+        let big = Int.max / 4
+        var cost = [[Int]](repeating: [Int](repeating: big, count: w + 1), count: n)
+        var from = [[Int]](repeating: [Int](repeating: -1, count: w + 1), count: n)
+        @inline(__always) func cutCost(_ x: Int) -> Int {
+            var c = profile[x] * 4
+            for a in avoid where abs(a - x) < narrowest { c += h * 8 }
+            return c
+        }
+        for x in narrowest...min(widest, w - narrowest) { cost[1][x] = cutCost(x) }
+        if n > 2 {
+            for k in 2..<n {
+                for x in (k * narrowest)...(w - narrowest) {
+                    var best = big, arg = -1
+                    for p in max(narrowest, x - widest)...(x - narrowest) where cost[k - 1][p] < best { best = cost[k - 1][p]; arg = p }
+                    if arg >= 0 { cost[k][x] = best + cutCost(x); from[k][x] = arg }
+                }
+            }
+        }
+        var best = big, last = -1
+        for x in max(narrowest, w - widest)...(w - narrowest) where cost[n - 1][x] < best { best = cost[n - 1][x]; last = x }
+        guard last >= 0 else { return nil }
+        var cuts = [last]
+        var k = n - 1
+        while k > 1 { let p = from[k][cuts[0]]; cuts.insert(p, at: 0); k -= 1 }
+        return cuts
+    }
+    func pieces(_ cuts: [Int]) -> [Box]? {
+        let edges = [0] + cuts + [w]
+        var out: [Box] = []
+        for i in 0..<(edges.count - 1) {
+            let x0 = box.x + edges[i], x1 = box.x + edges[i + 1]
+            var top = box.maxY, bottom = box.y
+            mask.pixels.withUnsafeBufferPointer { m in
+                for y in box.y..<box.maxY {
+                    let row = y * mask.width
+                    for x in x0..<x1 where m[row + x] != 0 { top = min(top, y); bottom = max(bottom, y + 1); break }
+                }
+            }
+            // Digits written side by side are about as tall as each other: a piece much
+            // shorter than the blob is a piece of something else (a scribble, a letter's arm).
+            guard bottom - top >= minimumHeight, (bottom - top) * 20 >= h * 13 else { return nil }
+            out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top))
+        }
+        return out
+    }
+    var out: [[Box]] = []
+    let needed = max(2, (w + widest - 1) / widest)
+    if let first = bestCuts(needed, avoiding: []) {
+        if let p = pieces(first) { out.append(p) }
+        if needed == 2, let second = bestCuts(2, avoiding: first), second != first, let p = pieces(second) { out.append(p) }
+    }
+    if out.count < maximum, let more = bestCuts(needed + 1, avoiding: []), let p = pieces(more) { out.append(p) }
+    return Array(out.prefix(maximum))
+}
+
+/// Whether a thin upright blob is a piece of a longer line: a grid or ruled line that only
+/// partly passed the threshold (faint, or at the edge of a shadow) leaves dashes that look like
+/// a "1". The blob's axis (least squares x = a + b y over its ink in `mask`) is followed beyond
+/// each end for as far as the blob is tall; if on one side at least 3/4 of the way the gray
+/// picture along the axis is still darker (light ink: lighter) than its neighbourhood by a good
+/// part of the blob's own contrast, the blob is a piece of a line. A digit ends in paper.
+/// `gray` and its `integral` (see `integralImage`) are the picture `mask` was made from;
+/// `radius` is the half-side of the window for the neighbourhood mean.
+public func isPieceOfLine(_ box: Box, mask: GrayImage, gray: UnsafeBufferPointer<UInt8>,
+                          integral: UnsafeBufferPointer<UInt32>, radius: Int, darkInk: Bool) -> Bool {
+    let w = mask.width, h = mask.height
+    guard box.height >= 4 else { return false }
+    // Axis by least squares.
+    var n = 0.0, sy = 0.0, sx = 0.0, syy = 0.0, sxy = 0.0
+    mask.pixels.withUnsafeBufferPointer { m in
+        for y in box.y..<box.maxY {
+            let row = y * w
+            for x in box.x..<box.maxX where m[row + x] != 0 {
+                let fx = Double(x), fy = Double(y)
+                n += 1; sx += fx; sy += fy; syy += fy * fy; sxy += fx * fy
+            }
+        }
+    }
+    guard n >= 3 else { return false }
+    let vy = syy - sy * sy / n
+    let slope = vy > 0 ? (sxy - sx * sy / n) / vy : 0
+    let intercept = (sx - slope * sy) / n
+    let stride = w + 1
+    // Contrast at (x, y): along the axis, the mean of three pixels, the darkest (lightest) of
+    // the column and its two neighbours, against the window's mean.
+    func contrast(_ y: Int) -> Int? {
+        guard y >= 1, y < h - 1 else { return nil }
+        let cx = Int((intercept + slope * Double(y)).rounded())
+        guard cx >= 1, cx < w - 1 else { return nil }
+        var best = Int.min
+        for x in (cx - 1)...(cx + 1) {
+            let v = Int(gray[(y - 1) * w + x]) + Int(gray[y * w + x]) + Int(gray[(y + 1) * w + x])
+            let x0 = max(0, x - radius), x1 = min(w, x + radius + 1), y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
+            let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+            let mean3 = sum * 3 / ((x1 - x0) * (y1 - y0))
+            best = max(best, darkInk ? mean3 - v : v - mean3)
+        }
+        return best / 3
+    }
+    var own: [Int] = []
+    for y in box.y..<box.maxY { if let c = contrast(y) { own.append(c) } }
+    guard !own.isEmpty else { return false }
+    own.sort()
+    let needed = max(6, own[own.count / 2] * 35 / 100)
+    let reach = box.height
+    for direction in [-1, 1] {
+        var lineLike = 0, steps = 0
+        for t in 1...reach {
+            let y = direction < 0 ? box.y - t : box.maxY - 1 + t
+            guard let c = contrast(y) else { break }
+            steps += 1
+            if c >= needed { lineLike += 1 }
+        }
+        if steps * 2 >= reach && lineLike * 4 >= reach * 3 { return true }
+    }
+    return false
 }

@@ -9,6 +9,12 @@ public struct DetectorSettings: Sendable {
     /// Contrast rules; the window is chosen from the working image unless set.
     public var threshold = ThresholdSettings()
     public var removeLines = true
+    /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
+    /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
+    public var keepDarkInkOnLines = true
+    /// Thin upright blobs that continue as a line in the picture beyond their ends are pieces of
+    /// grid or ruled lines, not "1"s, and are dropped before the network (see `isPieceOfLine`).
+    public var dropPiecesOfLines = true
     /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
     /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
     public var hysteresis = true
@@ -52,6 +58,8 @@ public final class DigitDetector {
     private let lineRemover = LineRemover()
     private let labeller = ComponentLabeller()
     private let normalizer = MNISTNormalizer()
+    private var lastScale = 1
+    private var lastPolarity = InkPolarity.darkOnLight
 
     public init(settings: DetectorSettings = .init()) { self.settings = settings }
 
@@ -111,8 +119,16 @@ public final class DigitDetector {
 
         if settings.removeLines {
             let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
-            _ = mask.pixels.withUnsafeMutableBufferPointer { m in
-                lineRemover.remove(m, width: w, height: h, settings: lineSettings, keepWeakInk: settings.hysteresis)
+            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
+            _ = source.pixels.withUnsafeBufferPointer { g in
+                integral.withUnsafeBufferPointer { ii in
+                    mask.pixels.withUnsafeMutableBufferPointer { m in
+                        let contrast = settings.keepDarkInkOnLines
+                            ? LineInkContrast(gray: g, integral: ii, radius: window / 2, darkInk: polarity == .darkOnLight) : nil
+                        return lineRemover.remove(m, width: w, height: h, settings: lineSettings, keepWeakInk: settings.hysteresis,
+                                                  contrast: contrast)
+                    }
+                }
             }
         }
         clock.mark("lines")
@@ -124,6 +140,17 @@ public final class DigitDetector {
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))
         var candidates = filterCandidates(merged, mask: mask, settings: candidateSettings)
+        if settings.dropPiecesOfLines {
+            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
+            source.pixels.withUnsafeBufferPointer { g in
+                integral.withUnsafeBufferPointer { ii in
+                    candidates.removeAll { c in
+                        c.group < 0 && c.box.width * 3 <= c.box.height
+                            && isPieceOfLine(c.box, mask: mask, gray: g, integral: ii, radius: window / 2, darkInk: polarity == .darkOnLight)
+                    }
+                }
+            }
+        }
         if candidates.count > settings.maximumCandidates {
             candidates.sort { $0.box.area > $1.box.area }
             candidates.removeLast(candidates.count - settings.maximumCandidates)
@@ -133,32 +160,70 @@ public final class DigitDetector {
         var crops = [Float](repeating: 0, count: candidates.count * 784)
         var kept: [Candidate] = []
         kept.reserveCapacity(candidates.count)
+        lastScale = s
+        lastPolarity = polarity
         crops.withUnsafeMutableBufferPointer { out in
             for c in candidates {
                 let slot = UnsafeMutableBufferPointer(rebasing: out[(kept.count * 784)..<((kept.count + 1) * 784)])
-                var tight: Box?
-                if s > 1 && c.box.height >= settings.workingCropHeight {
-                    // (Only a shrunk copy: a blurred full-size one would soften the strokes.)
-                    // Tall enough in the shrunk image (itself area-averaged) to fit 20x20 from it.
-                    tight = normalizer.normalize(working, box: c.box, polarity: polarity, padding: 1,
-                                                 deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
-                                                 gateScale: 1, into: slot)
-                        .map { Box(x: $0.x * s, y: $0.y * s, width: $0.width * s, height: $0.height * s) }
-                } else {
-                    let full = Box(x: c.box.x * s, y: c.box.y * s, width: c.box.width * s, height: c.box.height * s)
-                    tight = normalizer.normalize(image, box: full, polarity: polarity, padding: s,
-                                                 deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
-                                                 gateScale: s, into: slot)
-                }
-                guard let box = tight else { continue }
+                guard let box = normalize(image, maskBox: c.box, into: slot) else { continue }
                 var k = c
                 k.box = box
+                k.maskBox = c.box
                 kept.append(k)
             }
         }
         crops.removeLast(crops.count - kept.count * 784)
         clock.mark("normalise")
         return DetectorOutput(candidates: kept, crops: crops, polarity: polarity, mask: keepMask ? mask : nil, scale: s)
+    }
+
+    /// The network input for `maskBox` (mask pixels) of the image last passed to `detect`, and
+    /// the box tightened to its ink in input pixels (nil: no ink).
+    private func normalize(_ image: GrayImage, maskBox b: Box, into slot: UnsafeMutableBufferPointer<Float>) -> Box? {
+        let s = lastScale
+        if s > 1 && b.height >= settings.workingCropHeight {
+            // (Only a shrunk copy: a blurred full-size one would soften the strokes.)
+            // Tall enough in the shrunk image (itself area-averaged) to fit 20x20 from it.
+            return normalizer.normalize(working, box: b, polarity: lastPolarity, padding: 1,
+                                        deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
+                                        gateScale: 1, into: slot)
+                .map { Box(x: $0.x * s, y: $0.y * s, width: $0.width * s, height: $0.height * s) }
+        }
+        let full = Box(x: b.x * s, y: b.y * s, width: b.width * s, height: b.height * s)
+        return normalizer.normalize(image, box: full, polarity: lastPolarity, padding: s,
+                                    deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
+                                    gateScale: s, into: slot)
+    }
+
+    /// Second look at blobs the network did not read as one digit: other ways to cut each into
+    /// touching digits (see `splitHypotheses`), from the mask of the last `detect` on `image`.
+    /// Returns, per blob, its hypotheses as candidates (boxes in input pixels) with their crops
+    /// appended to `crops`, all crops of a hypothesis or none. At most `maximumCrops` crops.
+    public func splitAgain(_ blobs: [Box], image: GrayImage, maximumCrops: Int, crops: inout [Float]) -> [[[Candidate]]] {
+        let minimumHeight = CandidateSettings.forImage(width: mask.width, height: mask.height).minimumHeight
+        var budget = maximumCrops
+        var result: [[[Candidate]]] = []
+        var slot = [Float](repeating: 0, count: 784)
+        for blob in blobs {
+            var hypotheses: [[Candidate]] = []
+            for pieces in splitHypotheses(blob, mask: mask, minimumHeight: minimumHeight) where pieces.count <= budget {
+                var made: [Candidate] = []
+                var added: [Float] = []
+                for p in pieces {
+                    guard let box = slot.withUnsafeMutableBufferPointer({ normalize(image, maskBox: p, into: $0) }) else { break }
+                    var c = Candidate(box: box)
+                    c.maskBox = p
+                    made.append(c)
+                    added += slot
+                }
+                guard made.count == pieces.count else { continue }
+                crops += added
+                budget -= made.count
+                hypotheses.append(made)
+            }
+            result.append(hypotheses)
+        }
+        return result
     }
 }
 

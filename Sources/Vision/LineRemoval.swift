@@ -160,6 +160,72 @@ private func markVerticalPathsIn<T: FixedWidthInteger>(_ p: UnsafeMutablePointer
     }
 }
 
+/// The grayscale picture a mask was thresholded from, to tell ink from ruling by how dark it is:
+/// pen ink is usually much darker than the printed lines it is written on (and chalk much
+/// lighter than the lines on a board), so a stroke that runs along a line or crosses it
+/// stands out from the line even where it is no thicker.
+public struct LineInkContrast {
+    /// `width * height` gray levels, the same size as the mask.
+    public var gray: UnsafeBufferPointer<UInt8>
+    /// `(width + 1) * (height + 1)` sums (see `integralImage`) of `gray`.
+    public var integral: UnsafeBufferPointer<UInt32>
+    /// Half the side of the window the local mean is taken over.
+    public var radius: Int
+    /// Ink darker than the ground (pen on paper) or lighter (chalk on a board).
+    public var darkInk: Bool
+    /// A line pixel is kept when its contrast (its difference from the local mean, relative to
+    /// that mean, so shadows do not change it) is at least this many times the lines' median
+    /// contrast (and a clear step above it).
+    public var keepRatio: Float = 1.6
+
+    public init(gray: UnsafeBufferPointer<UInt8>, integral: UnsafeBufferPointer<UInt32>, radius: Int, darkInk: Bool) {
+        self.gray = gray; self.integral = integral; self.radius = radius; self.darkInk = darkInk
+    }
+
+    /// The window around (x, y): its sum and pixel count. (`LineRemover` takes one per 8x8
+    /// tile: the window is several tiles wide and its mean changes little across one.)
+    @inline(__always) func window(_ x: Int, _ y: Int, width w: Int, height h: Int) -> (sum: Int, count: Int) {
+        let x0 = max(0, x - radius), x1 = min(w, x + radius + 1)
+        let y0 = max(0, y - radius), y1 = min(h, y + radius + 1)
+        let stride = w + 1
+        let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+        return (sum, (x1 - x0) * (y1 - y0))
+    }
+
+}
+
+/// `out[x * rows + y] = src[y * columns + x]`, in 16x16 tiles so both sides stay in cache.
+@inline(__always)
+private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
+    var y0 = 0
+    while y0 < rows {
+        let y1 = min(rows, y0 + 16)
+        var x0 = 0
+        while x0 < columns {
+            let x1 = min(columns, x0 + 16)
+            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] = src[y * columns + x] } }
+            x0 = x1
+        }
+        y0 = y1
+    }
+}
+
+/// `out[x * rows + y] |= src[y * columns + x]`, tiled like `transpose`.
+@inline(__always)
+private func orTranspose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
+    var y0 = 0
+    while y0 < rows {
+        let y1 = min(rows, y0 + 16)
+        var x0 = 0
+        while x0 < columns {
+            let x1 = min(columns, x0 + 16)
+            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] |= src[y * columns + x] } }
+            x0 = x1
+        }
+        y0 = y1
+    }
+}
+
 /// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
 @inline(__always) private func strong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
 
@@ -176,13 +242,18 @@ public final class LineRemover {
     private var lineA: [UInt16] = [], lineB: [UInt16] = []
     private var bandStore: [UInt8] = []   // per pooled cell: see `markVerticalPaths`
     private var thickness: [UInt16] = []   // per mask pixel on a line: `across` (see `remove`)
+    private var levels: [Int] = []         // contrast histogram by thickness (see `remove`)
+    private var tileMeans: [Int32] = []    // window mean per 8x8 tile, -1 = not yet taken
 
     public init() {}
 
     /// `keepWeakInk`: leave weak pixels that are not on a line in the mask (for hysteresis
-    /// labelling) instead of clearing them all.
+    /// labelling) instead of clearing them all. `contrast`: the picture behind the mask; line
+    /// pixels much darker (or, for light ink, lighter) than the lines are typically are ink on
+    /// the line and kept.
     public func remove(_ mask: UnsafeMutableBufferPointer<UInt8>, width w: Int, height h: Int,
-                       settings: LineRemovalSettings, keepWeakInk: Bool = false) -> Int {
+                       settings: LineRemovalSettings, keepWeakInk: Bool = false,
+                       contrast: LineInkContrast? = nil) -> Int {
         precondition(mask.count >= w * h)
         let n = w * h
         let pw = w / 2, ph = h / 2, pn = pw * ph
@@ -197,6 +268,14 @@ public final class LineRemover {
         }
         if bandStore.count < pn { bandStore = [UInt8](repeating: 0, count: pn) }
         if thickness.count < n { thickness = [UInt16](repeating: 0, count: n) }
+        let tilesAcross = (w + 7) / 8, tileCount = tilesAcross * ((h + 7) / 8)
+        if contrast != nil {
+            if tileMeans.count < tileCount { tileMeans = [Int32](repeating: -1, count: tileCount) }
+            tileMeans.withUnsafeMutableBufferPointer { t in for i in 0..<tileCount { t[i] = -1 } }
+        }
+        if contrast != nil && levels.count < (settings.maximumThickness + 2) * 256 {
+            levels = [Int](repeating: 0, count: (settings.maximumThickness + 2) * 256)
+        }
         let side = max(pw, ph)
         if lineA.count < side + 2 { lineA = [UInt16](repeating: 0, count: side + 2); lineB = lineA }
         let thin = settings.maximumThickness
@@ -213,8 +292,28 @@ public final class LineRemover {
         lineA.withUnsafeMutableBufferPointer { ab in
         lineB.withUnsafeMutableBufferPointer { bb in
         thickness.withUnsafeMutableBufferPointer { thicknessBuffer in
+        levels.withUnsafeMutableBufferPointer { levelBuffer in
+        tileMeans.withUnsafeMutableBufferPointer { tileBuffer in
         bandStore.withUnsafeMutableBufferPointer { bandBuffer in
             let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
+            let tiles = tileBuffer.baseAddress
+            // The picture's local mean around pixel (x, y): the window mean at the centre of its
+            // 8x8 tile, taken once per tile (the window is several tiles wide).
+            @inline(__always) func localMean(_ x: Int, _ y: Int) -> Int {
+                let i = (y >> 3) * tilesAcross + (x >> 3)
+                var v = tiles![i]
+                if v < 0 {
+                    let (sum, count) = contrast!.window(min(w - 1, (x & ~7) + 4), min(h - 1, (y & ~7) + 4), width: w, height: h)
+                    v = Int32(sum / max(1, count))
+                    tiles![i] = v
+                }
+                return Int(v)
+            }
+            // Contrast of gray value `g` against mean `mean`, relative to it, in 1/64ths, 0...255.
+            @inline(__always) func level(_ g: UInt8, _ mean: Int) -> Int {
+                let d = contrast!.darkInk ? mean - Int(g) : Int(g) - mean
+                return d <= 0 || mean <= 0 ? 0 : min(255, d * 64 / mean)
+            }
             let a = ab.baseAddress!, b = bb.baseAddress!
             for py in 0..<ph {
                 let r0 = m + 2 * py * w, r1 = r0 + w
@@ -230,11 +329,11 @@ public final class LineRemover {
             markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2, band: bandBuffer.baseAddress!)
             let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
-            for y in 0..<ph { for x in 0..<pw { pt[x * ph + y] = p[y * pw + x] } }
+            transpose(p, rows: ph, columns: pw, into: pt)
             for i in 0..<pn { mt[i] = 0 }
             markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
-            for x in 0..<pw { for y in 0..<ph { mark[y * pw + x] |= mt[x * ph + y] } }
+            orTranspose(mt, rows: pw, columns: ph, into: mark)
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the
             // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
@@ -267,6 +366,11 @@ public final class LineRemover {
             // pass used to measure it again, on a mask whose removed pixels were marked 1 (still
             // strong) and weak ones 2 (still not strong), so the measurement is the same.
             var histogram = [Int](repeating: 0, count: thin + 2)
+            // Contrast levels by thickness (row t: pixels t thick across), of every eighth pixel
+            // thin enough to be removed at all: enough for a median.
+            let levelHist = levelBuffer.baseAddress
+            if contrast != nil { for i in 0..<((thin + 2) * 256) { levelHist![i] = 0 } }
+            var sampled = 0
             var markedInk = 0
             let across8 = thicknessBuffer.baseAddress!
             histogram.withUnsafeMutableBufferPointer { hb in
@@ -282,6 +386,10 @@ public final class LineRemover {
                                 let t = across(x, y, k)
                                 across8[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
                                 hist[t] += 1; markedInk += 1
+                                if let c = contrast, t <= thin {
+                                    if sampled & 7 == 0 { levelHist![t * 256 + level(c.gray[y * w + x], localMean(x, y))] += 1 }
+                                    sampled += 1
+                                }
                             }
                         }
                     }
@@ -290,6 +398,23 @@ public final class LineRemover {
             var median = 0, seen = 0
             while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
             let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
+            // The lines' contrast: the median level of the pixels thin enough to go. Pixels
+            // well above it are ink on the line (see `LineInkContrast`); 256 keeps everything
+            // to the thickness rule.
+            var keepLevel = 256
+            if let c = contrast {
+                var count = 0
+                for t in 0...cut { for l in 0..<256 { count += levelHist![t * 256 + l] } }
+                if count >= 8 {
+                    var seenLevels = 0, lineLevel = 0
+                    while lineLevel < 255 {
+                        for t in 0...cut { seenLevels += levelHist![t * 256 + lineLevel] }
+                        if seenLevels * 2 >= count { break }
+                        lineLevel += 1
+                    }
+                    keepLevel = max(Int(Float(lineLevel) * c.keepRatio), lineLevel + 6)
+                }
+            }
 
             // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
             // across than the lines (as measured above, before anything changed).
@@ -298,13 +423,20 @@ public final class LineRemover {
                 for px in 0..<pw {
                     if mark[py * pw + px] == 0 { continue }
                     let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+                    // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean.
+                    let mean = keepLevel > 255 ? 0 : localMean(x0, y0)
+                    let darkInk = contrast?.darkInk ?? true
+                    let need = keepLevel * mean
                     for y in y0..<y1 {
                         for x in x0..<x1 {
                             let o = y * w + x
                             let v = m[o]
                             if v == 0 { continue }
                             if v == 255 {
-                                if Int(across8[o]) <= cut { removed += 1; m[o] = 0 }
+                                if Int(across8[o]) <= cut
+                                    && (keepLevel > 255 || (darkInk ? mean - Int(contrast!.gray[o]) : Int(contrast!.gray[o]) - mean) * 64 < need) {
+                                    removed += 1; m[o] = 0
+                                }
                             } else {
                                 if v == 1 { removed += 1 }
                                 m[o] = 0
@@ -314,7 +446,7 @@ public final class LineRemover {
                 }
             }
             if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}}}}}
+        }}}}}}}}}}}
         return removed
     }
 }

@@ -63,3 +63,51 @@ private func ruledMaskWithDigit() -> GrayImage {
     removeLines(&m, settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3))
     #expect(m.pixels.allSatisfy { $0 == 0 })
 }
+
+/// A 200x60 page (gray 220) with a faint 1 px ruled line (gray 185) on row 30, and a pen
+/// stroke (gray 50) as thin as the line running along it over columns 80..<120, with a short
+/// upright stroke standing on it. Returns the picture and its ink mask.
+private func faintLineUnderDarkStroke() -> (gray: GrayImage, mask: GrayImage) {
+    var g = GrayImage(width: 200, height: 60)
+    for i in 0..<g.pixels.count { g.pixels[i] = 220 }
+    for x in 0..<200 { g[x, 30] = 185 }
+    for x in 80..<120 { g[x, 30] = 50 }
+    for y in 18..<30 { g[80, y] = 50; g[81, y] = 50 }
+    var m = GrayImage(width: 200, height: 60)
+    for i in 0..<g.pixels.count where g.pixels[i] < 200 { m.pixels[i] = 255 }
+    return (g, m)
+}
+
+private func removeLines(_ mask: inout GrayImage, gray: GrayImage, useContrast: Bool) {
+    var integral = [UInt32](repeating: 0, count: (gray.width + 1) * (gray.height + 1))
+    let (w, h) = (mask.width, mask.height)
+    gray.pixels.withUnsafeBufferPointer { g in
+        integral.withUnsafeMutableBufferPointer { ii in
+            integralImage(g, width: w, height: h, into: ii)
+            let contrast = LineInkContrast(gray: g, integral: UnsafeBufferPointer(ii), radius: 7, darkInk: true)
+            _ = mask.pixels.withUnsafeMutableBufferPointer { m in
+                LineRemover().remove(m, width: w, height: h,
+                                     settings: LineRemovalSettings(minimumHorizontalLength: 60, minimumVerticalLength: 60, maximumThickness: 3),
+                                     contrast: useContrast ? contrast : nil)
+            }
+        }
+    }
+}
+
+@Test func removeLines_withThePicture_keepsADarkStrokeRunningAlongAFaintLine() {
+    var (g, m) = faintLineUnderDarkStroke()
+    removeLines(&m, gray: g, useContrast: true)
+    // The faint line is gone on both sides of the stroke...
+    #expect(m[20, 30] == 0 && m[150, 30] == 0)
+    // ...and the stroke along it is whole, still joined to the upright stroke.
+    for x in 80..<120 { #expect(m[x, 30] == 255) }
+    #expect(connectedComponents(m).count == 1)
+    #expect(m.pixels.filter { $0 != 0 }.count == 40 + 24)
+}
+
+@Test func removeLines_maskOnly_cannotTellAThinStrokeFromTheLineItRunsAlong() {
+    // The reference for the test above: from the mask alone the stroke goes with the line.
+    var (g, m) = faintLineUnderDarkStroke()
+    removeLines(&m, gray: g, useContrast: false)
+    #expect(m[100, 30] == 0 && m[119, 30] == 0)
+}

@@ -188,3 +188,15 @@ private func page(width: Int = 120, height: Int = 80, paper: Int = 200, ramp: In
     bold.withUnsafeMutableBufferPointer { thickenIfThin($0) }
     #expect(bold == copy)
 }
+
+@Test func mergeFragments_joinsTwoHalvesOfADigitCutAcross_butNotTwoStackedDigits() {
+    // A 3 cut across its middle: top and bottom halves of the same size, 2 px apart.
+    let top = Component(box: Box(x: 10, y: 10, width: 16, height: 12), area: 80)
+    let bottom = Component(box: Box(x: 11, y: 24, width: 16, height: 12), area: 82)
+    let merged = mergeFragments([top, bottom], minimumArea: 4)
+    #expect(merged.count == 1 && merged[0].box == Box(x: 10, y: 10, width: 17, height: 26) && merged[0].area == 162)
+    // Two whole digits one above the other, a quarter of their height apart, stay two.
+    let upper = Component(box: Box(x: 10, y: 10, width: 16, height: 24), area: 150)
+    let lower = Component(box: Box(x: 10, y: 40, width: 16, height: 24), area: 150)
+    #expect(mergeFragments([upper, lower], minimumArea: 4).count == 2)
+}
