@@ -88,6 +88,11 @@ public final class Trainer: @unchecked Sendable {
             replicas.append(replica)
         }
         self.replicas = replicas
+        if parts == 1 {
+            // One network gets its parallelism from OpenBLAS's threads inside each GEMM, which
+            // pays only on big GEMMs: keep the whole batch's columns instead of L2-sized chunks.
+            for l in network.layers { (l as? Conv2D)?.trainingColumnBudget = 1 << 30 }
+        }
         lossGradients = replicas.map { _ in Tensor(shape: [0]) }
     }
 
