@@ -133,15 +133,7 @@ public func splitTouchingDigits(_ box: Box, mask: GrayImage) -> [Box] {
     cuts.append(box.width)
     var out: [Box] = []
     for i in 0..<(cuts.count - 1) {
-        let x0 = box.x + cuts[i], x1 = box.x + cuts[i + 1]
-        var top = box.maxY, bottom = box.y
-        mask.pixels.withUnsafeBufferPointer { m in
-            for y in box.y..<box.maxY {
-                let row = y * mask.width
-                for x in x0..<x1 where m[row + x] != 0 { top = min(top, y); bottom = max(bottom, y + 1); break }
-            }
-        }
-        if bottom > top { out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top)) }
+        if let piece = inkRows(of: mask, in: box, columns: box.x + cuts[i] ..< box.x + cuts[i + 1]) { out.append(piece) }
     }
     return out
 }
@@ -199,18 +191,11 @@ public func splitHypotheses(_ box: Box, mask: GrayImage, minimumHeight: Int, max
         let edges = [0] + cuts + [w]
         var out: [Box] = []
         for i in 0..<(edges.count - 1) {
-            let x0 = box.x + edges[i], x1 = box.x + edges[i + 1]
-            var top = box.maxY, bottom = box.y
-            mask.pixels.withUnsafeBufferPointer { m in
-                for y in box.y..<box.maxY {
-                    let row = y * mask.width
-                    for x in x0..<x1 where m[row + x] != 0 { top = min(top, y); bottom = max(bottom, y + 1); break }
-                }
-            }
             // Digits written side by side are about as tall as each other: a piece much
             // shorter than the blob is a piece of something else (a scribble, a letter's arm).
-            guard bottom - top >= minimumHeight, (bottom - top) * 20 >= h * 13 else { return nil }
-            out.append(Box(x: x0, y: top, width: x1 - x0, height: bottom - top))
+            guard let piece = inkRows(of: mask, in: box, columns: box.x + edges[i] ..< box.x + edges[i + 1]),
+                  piece.height >= minimumHeight, piece.height * 20 >= h * 13 else { return nil }
+            out.append(piece)
         }
         return out
     }
@@ -285,4 +270,17 @@ public func isPieceOfLine(_ box: Box, mask: GrayImage, gray: UnsafeBufferPointer
         if steps * 2 >= reach && lineLike * 4 >= reach * 3 { return true }
     }
     return false
+}
+
+/// The box of `columns` (inside `box`) trimmed to the rows that hold ink in `mask`, or nil if
+/// those columns hold none.
+func inkRows(of mask: GrayImage, in box: Box, columns: Range<Int>) -> Box? {
+    var top = box.maxY, bottom = box.y
+    mask.pixels.withUnsafeBufferPointer { m in
+        for y in box.y..<box.maxY {
+            let row = y * mask.width
+            for x in columns where m[row + x] != 0 { top = min(top, y); bottom = max(bottom, y + 1); break }
+        }
+    }
+    return bottom > top ? Box(x: columns.lowerBound, y: top, width: columns.count, height: bottom - top) : nil
 }

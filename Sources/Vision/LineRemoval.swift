@@ -194,32 +194,22 @@ public struct LineInkContrast {
 
 }
 
-/// `out[x * rows + y] = src[y * columns + x]`, in 16x16 tiles so both sides stay in cache.
+/// `out[x * rows + y] = src[y * columns + x]` (or `|=` with `merging`), in 16x16 tiles so both
+/// sides stay in cache.
 @inline(__always)
-private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
+private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>,
+                       merging: Bool = false) {
     var y0 = 0
     while y0 < rows {
         let y1 = min(rows, y0 + 16)
         var x0 = 0
         while x0 < columns {
             let x1 = min(columns, x0 + 16)
-            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] = src[y * columns + x] } }
-            x0 = x1
-        }
-        y0 = y1
-    }
-}
-
-/// `out[x * rows + y] |= src[y * columns + x]`, tiled like `transpose`.
-@inline(__always)
-private func orTranspose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>) {
-    var y0 = 0
-    while y0 < rows {
-        let y1 = min(rows, y0 + 16)
-        var x0 = 0
-        while x0 < columns {
-            let x1 = min(columns, x0 + 16)
-            for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] |= src[y * columns + x] } }
+            if merging {
+                for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] |= src[y * columns + x] } }
+            } else {
+                for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] = src[y * columns + x] } }
+            }
             x0 = x1
         }
         y0 = y1
@@ -333,7 +323,7 @@ public final class LineRemover {
             for i in 0..<pn { mt[i] = 0 }
             markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
-            orTranspose(mt, rows: pw, columns: ph, into: mark)
+            transpose(mt, rows: pw, columns: ph, into: mark, merging: true)
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the
             // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
