@@ -33,10 +33,7 @@ extension Digitd {
         @Flag(help: "Print the time of each pipeline stage.")
         var timings = false
 
-        @Option(help: "Model file (default: the shipped model).")
-        var model: String?
-
-        @OptionGroup var cascade: CascadeOptions
+        @OptionGroup var modelOptions: ModelOptions
 
         @Option(help: "Ink polarity: automatic, darkOnLight or lightOnDark.")
         var polarity: InkPolarity = .automatic
@@ -49,7 +46,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let classifier = try ModelOptions.loadClassifier(model, cascade: cascade.choice)
+            let classifier = try modelOptions.loadClassifier()
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence

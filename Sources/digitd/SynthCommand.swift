@@ -34,10 +34,7 @@ extension Digitd {
         @Option(help: "Directory holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (default: the checkout's Tests/Fixtures/mnist).")
         var mnist: String?
 
-        @Option(help: "Model file for --score (default: the shipped model).")
-        var model: String?
-
-        @OptionGroup var cascade: CascadeOptions
+        @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
         var json = false
@@ -72,7 +69,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                let recognizer = Recognizer(classifier: try ModelOptions.loadClassifier(model, cascade: cascade.choice), options: options)
+                let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
                 if json {
                     let t = result.total
