@@ -292,9 +292,12 @@ extension Conv2D {
                 }
             }
         }
-        let rows = [a0, a1, a2, a3, a4, a5, a6]
-        for ky in 0..<k {
-            for kx in 0..<k { spikes[ky * k + kx] = rows[ky][kx] }
+        var rows = (a0, a1, a2, a3, a4, a5, a6)
+        withUnsafeBytes(of: &rows) { raw in
+            let lanes = raw.bindMemory(to: Float.self)   // kernel row ky at lanes 8·ky ..< 8·ky + 8
+            for ky in 0..<k {
+                for kx in 0..<k { spikes[ky * k + kx] = lanes[8 * ky + kx] }
+            }
         }
     }
 }

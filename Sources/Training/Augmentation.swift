@@ -94,9 +94,7 @@ public enum Augmenter {
         // row first interpolates the grid's rows, then each pixel the result's columns).
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 30 * 30 + 60) { buffer in
             let padded = buffer.baseAddress!, gx = padded + 900, gy = gx + 25, rx = gy + 25, ry = rx + 5
-            // the source with a one-pixel zero border: bilinear reads need no bounds checks
-            padded.initialize(repeating: 0, count: 900)
-            for y in 0..<28 { (padded + (y + 1) * 30 + 1).update(from: src + y * 28, count: 28) }
+            pad(src, into: padded)
             gx.initialize(repeating: 0, count: 60)
             if o.elastic > 0 { for k in 0..<25 { gx[k] = rng.normal() * o.elastic; gy[k] = rng.normal() * o.elastic } }
             let centre: Float = 13.5
@@ -130,13 +128,11 @@ public enum Augmenter {
         return (padded[i] * (1 - ax) + padded[i + 1] * ax) * (1 - ay) + (padded[i + 30] * (1 - ax) + padded[i + 31] * ax) * ay
     }
 
-    @inline(__always)
-    static func bilinear(_ src: UnsafePointer<Float>, _ u: Float, _ v: Float) -> Float {
-        guard u > -1, v > -1, u < 28, v < 28 else { return 0 }
-        let fu = u.rounded(.down), fv = v.rounded(.down)
-        let x0 = Int(fu), y0 = Int(fv), ax = u - fu, ay = v - fv
-        @inline(__always) func at(_ x: Int, _ y: Int) -> Float { (x < 0 || y < 0 || x > 27 || y > 27) ? 0 : src[y * 28 + x] }
-        return (at(x0, y0) * (1 - ax) + at(x0 + 1, y0) * ax) * (1 - ay) + (at(x0, y0 + 1) * (1 - ax) + at(x0 + 1, y0 + 1) * ax) * ay
+    /// `src` (28x28) into `padded` (30x30) with a one-pixel zero border, so that
+    /// `bilinearPadded` reads need no bounds checks.
+    static func pad(_ src: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
+        padded.initialize(repeating: 0, count: 900)
+        for y in 0..<28 { (padded + (y + 1) * 30 + 1).update(from: src + y * 28, count: 28) }
     }
 
     static func photometric(_ img: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,

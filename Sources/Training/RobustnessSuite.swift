@@ -18,11 +18,15 @@ public enum RobustnessSuite {
             let a = rotation * .pi / 180, c = cosf(a), s = sinf(a)
             let m00 = c * scale, m01 = (c * shear - s) * scale, m10 = s * scale, m11 = (s * shear + c) * scale
             let det = m00 * m11 - m01 * m10
-            for y in 0..<28 { for x in 0..<28 {
-                let dx = Float(x) - 13.5 - shift.0, dy = Float(y) - 13.5 - shift.1
-                let u = (m11 * dx - m01 * dy) / det + 13.5, v = (-m10 * dx + m00 * dy) / det + 13.5
-                img[y * 28 + x] = Augmenter.bilinear(scratch, u, v)
-            } }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 900) { buffer in
+                let padded = buffer.baseAddress!
+                Augmenter.pad(scratch, into: padded)
+                for y in 0..<28 { for x in 0..<28 {
+                    let dx = Float(x) - 13.5 - shift.0, dy = Float(y) - 13.5 - shift.1
+                    let u = (m11 * dx - m01 * dy) / det + 13.5, v = (-m10 * dx + m00 * dy) / det + 13.5
+                    img[y * 28 + x] = Augmenter.bilinearPadded(padded, u, v)
+                } }
+            }
         }
     }
 

@@ -193,6 +193,9 @@ public final class Trainer: @unchecked Sendable {
         let digits = min(digitsPerBatch, train.count - start)
         let positions = range ?? 0 ..< digits + negatives
         let batchSeed = config.seed ^ (UInt64(epoch) << 32) ^ UInt64(index) &* 0x9E37_79B9
+        // negatives get the same camera effects as digits, none of the geometry
+        var photo = config.augmentation
+        photo.strokeProbability = 0
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 784) { scratch in
             train.images.withUnsafeBufferPointer { src in
                 for j in positions {
@@ -205,9 +208,6 @@ public final class Trainer: @unchecked Sendable {
                         batch.labels[j] = Int32(train.labels[idx])
                     } else {
                         NegativeSamples.draw(into: dst, random: &rng)
-                        // the same camera effects as digits, none of the geometry
-                        var photo = config.augmentation
-                        photo.strokeProbability = 0
                         Augmenter.photometric(dst, scratch: scratch.baseAddress!, options: photo, random: &rng)
                         batch.labels[j] = 10
                     }
