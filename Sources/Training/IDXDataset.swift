@@ -24,7 +24,9 @@ public struct LabelledImages: Sendable {
     }
 
     /// Reads an image file (magic 0x00000803) and a label file (magic 0x00000801), gzip or raw.
-    public static func load(images imagesPath: String, labels labelsPath: String) throws -> LabelledImages {
+    /// Labels above `maximumLabel` are an error (9 for MNIST; 10 for sets that hold "not a
+    /// digit" crops, such as `digitd synth --training-crops` writes).
+    public static func load(images imagesPath: String, labels labelsPath: String, maximumLabel: UInt8 = 9) throws -> LabelledImages {
         let img = try IDXFile.read(path: imagesPath)
         let lab = try IDXFile.read(path: labelsPath)
         guard img.dimensions.count == 3 else {
@@ -36,11 +38,25 @@ public struct LabelledImages: Sendable {
         guard img.dimensions[0] == lab.dimensions[0] else {
             throw IDXError(path: labelsPath, fault: "holds \(lab.dimensions[0]) labels but \(imagesPath) holds \(img.dimensions[0]) images")
         }
-        if let bad = lab.data.first(where: { $0 > 9 }) {
-            throw IDXError(path: labelsPath, fault: "label \(bad) is not a digit 0-9")
+        if let bad = lab.data.first(where: { $0 > maximumLabel }) {
+            throw IDXError(path: labelsPath, fault: maximumLabel == 9 ? "label \(bad) is not a digit 0-9"
+                                                                       : "label \(bad) is out of range 0-\(maximumLabel)")
         }
         return LabelledImages(count: img.dimensions[0], rows: img.dimensions[1], columns: img.dimensions[2],
                               images: img.data, labels: lab.data)
+    }
+
+    /// This set followed by `other` (same image size).
+    public func appending(_ other: LabelledImages) -> LabelledImages {
+        precondition(rows == other.rows && columns == other.columns)
+        return LabelledImages(count: count + other.count, rows: rows, columns: columns,
+                              images: images + other.images, labels: labels + other.labels)
+    }
+
+    /// Writes the set as an IDX image file and an IDX label file (gzip when a path ends in .gz).
+    public func write(images imagesPath: String, labels labelsPath: String) throws {
+        try IDXFile.write(path: imagesPath, dimensions: [count, rows, columns], data: images)
+        try IDXFile.write(path: labelsPath, dimensions: [count], data: labels)
     }
 
     /// The images `range` as a new set.
@@ -57,6 +73,24 @@ public enum IDXFile {
     public static func read(path: String) throws -> (dimensions: [Int], data: [UInt8]) {
         let raw = try readMaybeGzip(path: path)
         return try parse(raw, path: path)
+    }
+
+    /// Writes unsigned bytes with their dimensions; gzip-compressed when `path` ends in ".gz".
+    public static func write(path: String, dimensions: [Int], data: [UInt8]) throws {
+        precondition(!dimensions.isEmpty && dimensions.count <= 3 && dimensions.reduce(1, *) == data.count)
+        var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
+        for d in dimensions { bytes += [UInt8(d >> 24 & 0xff), UInt8(d >> 16 & 0xff), UInt8(d >> 8 & 0xff), UInt8(d & 0xff)] }
+        bytes += data
+        if path.hasSuffix(".gz") {
+            guard let file = gzopen(path, "wb6") else { throw IDXError(path: path, fault: "cannot be written") }
+            let written = bytes.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+            let closed = gzclose(file)
+            guard written == Int32(bytes.count), closed == Z_OK else { throw IDXError(path: path, fault: "write failed (disk full?)") }
+        } else {
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw IDXError(path: path, fault: "cannot be written")
+            }
+        }
     }
 
     public static func parse(_ raw: [UInt8], path: String) throws -> (dimensions: [Int], data: [UInt8]) {

@@ -40,7 +40,8 @@ public struct TrainingProgress: Sendable {
 
 public enum TrainingError: Error, CustomStringConvertible {
     case checkpoint(String)
-    public var description: String { switch self { case .checkpoint(let s): return s } }
+    case data(String)
+    public var description: String { switch self { case .checkpoint(let s), .data(let s): return s } }
 }
 
 /// The training loop: AdamW with warm-up + cosine decay, label smoothing, augmentation computed
@@ -69,13 +70,26 @@ public final class Trainer: @unchecked Sendable {
     let negatives: Int
     let digitsPerBatch: Int
 
-    public init(config: TrainingConfiguration, data: LabelledImages, test: LabelledImages? = nil) throws {
+    /// `extra` (labels 0-10, 10 = "not a digit") joins the training part of `data` after the
+    /// holdout is taken, so validation stays MNIST.
+    public init(config: TrainingConfiguration, data: LabelledImages, extra: LabelledImages? = nil, test: LabelledImages? = nil) throws {
         self.config = config
         network = try Network(spec: config.architecture)
         network.initialise(seed: config.seed)
         optimiser = AdamW(parameterCount: network.parameterCount, weightDecay: config.weightDecay)
         let holdout = min(max(config.holdout, 0), data.count / 2)
-        train = holdout > 0 ? data.subset(0 ..< data.count - holdout) : data
+        let mnist = holdout > 0 ? data.subset(0 ..< data.count - holdout) : data
+        if let extra, extra.count > 0 {
+            guard extra.rows == 28, extra.columns == 28 else {
+                throw TrainingError.data("extra training images are \(extra.rows)x\(extra.columns), want 28x28")
+            }
+            if network.classCount <= 10, extra.labels.contains(where: { $0 > 9 }) {
+                throw TrainingError.data("extra training images have \"not a digit\" labels (10) but \(config.architecture) has \(network.classCount) classes")
+            }
+            train = mnist.appending(extra)
+        } else {
+            train = mnist
+        }
         validation = holdout > 0 ? data.subset(data.count - holdout ..< data.count) : nil
         self.test = test
         negatives = network.classCount > 10 ? Int((Float(config.batchSize) * config.augmentation.negativeFraction).rounded()) : 0

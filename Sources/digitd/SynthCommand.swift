@@ -17,6 +17,9 @@ extension Digitd {
 
               digitd synth --out DIR --count 50          writes DIR/scene-0000.png ... and DIR/truth.jsonl
               digitd synth --score 400                   reads 400 scenes and prints F1, precision, recall, ...
+              digitd synth --training-crops runs/crops --count 2000 --seed 10000001 --mnist data/mnist
+                  writes the pipeline's crops of 2000 scenes drawn from MNIST *training* digits, labelled
+                  0-9 or 10 (not a digit), as IDX files for `digitd train --extra-images/--extra-labels`
             """)
 
         @Option(help: "Directory to write scenes and truth.jsonl into.")
@@ -24,6 +27,9 @@ extension Digitd {
 
         @Option(help: "Number of scenes to write.")
         var count = 20
+
+        @Option(help: "Write the pipeline's labelled crops of --count scenes drawn from MNIST training digits (--mnist DIR holds train-*-ubyte.gz) to this directory, as scene-crops-{images-idx3,labels-idx1}-ubyte.gz.")
+        var trainingCrops: String?
 
         @Option(help: "Score the pipeline on this many scenes (in memory) and print the figures.")
         var score: Int?
@@ -46,12 +52,38 @@ extension Digitd {
         var minConfidence: Float = RecognizerOptions().minimumConfidence
 
         func validate() throws {
-            if out == nil && score == nil { throw ValidationError("give --out DIR to write scenes or --score N to score the pipeline") }
+            if out == nil && score == nil && trainingCrops == nil {
+                throw ValidationError("give --out DIR to write scenes, --score N to score the pipeline, or --training-crops DIR")
+            }
+            if trainingCrops != nil && mnist == nil { throw ValidationError("--training-crops needs --mnist DIR holding MNIST's training files") }
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
             if count <= 0 { throw ValidationError("--count must be positive") }
         }
 
         func run() async throws {
+            if let dir = trainingCrops {
+                // Training digits only: the scenes scored by --score are drawn from the test set.
+                let set = try LabelledImages.load(images: try MNISTFiles.find(in: mnist!, split: "train-images-idx3-ubyte"),
+                                                  labels: try MNISTFiles.find(in: mnist!, split: "train-labels-idx1-ubyte"))
+                let generator = SceneGenerator(glyphs: DigitGlyphs(count: set.count, pixels: set.images, labels: set.labels))
+                let labeller = SceneCropLabeller()
+                var images: [UInt8] = [], labels: [UInt8] = []
+                for i in 0..<count {
+                    let s = seed &+ UInt64(i)
+                    labeller.collect(generator.render(seed: s, options: SynthSupport.options(seed: s)), images: &images, labels: &labels)
+                    Terminal.progress("scene \(i + 1)/\(count) \(Terminal.bar(Double(i + 1) / Double(count))) \(labels.count) crops",
+                                      force: i + 1 == count, every: 100)
+                }
+                Terminal.endProgress()
+                try ScanSupport.makeDirectory(dir)
+                let crops = LabelledImages(count: labels.count, rows: 28, columns: 28, images: images, labels: labels)
+                try crops.write(images: (dir as NSString).appendingPathComponent("scene-crops-images-idx3-ubyte.gz"),
+                                labels: (dir as NSString).appendingPathComponent("scene-crops-labels-idx1-ubyte.gz"))
+                let perClass = (0...10).map { c in labels.lazy.filter { $0 == c }.count }
+                ScanSupport.printLine("wrote \(labels.count) crops of \(count) scenes to \(dir) (per class 0-9: "
+                                      + perClass[0..<10].map(String.init).joined(separator: " ") + "; not a digit: \(perClass[10]))")
+                if out == nil && score == nil { return }
+            }
             let generator = SceneGenerator(glyphs: try SynthSupport.loadGlyphs(mnist ?? SynthSupport.defaultMNIST))
             if let dir = out {
                 try ScanSupport.makeDirectory(dir)
@@ -141,6 +173,8 @@ enum SynthSupport {
                     line += "\n    missed \(t.digit) at \(ScanSupport.box(t.box))" + (near.map { " (nearest: \($0.digit) \(ScanSupport.box($0.box)) iou \(String(format: "%.2f", $0.box.iou(t.box))))" } ?? "")
                     if let c = reading.debug?.candidates.filter({ $0.box.iou(t.box) >= 0.5 }).max(by: { $0.confidence < $1.confidence }) {
                         line += " candidate \(c.digit) \(String(format: "%.2f", c.confidence))\(c.accepted ? "" : " rejected")"
+                    } else if let c = reading.debug?.candidates.max(by: { $0.box.iou(t.box) < $1.box.iou(t.box) }), c.box.iou(t.box) > 0 {
+                        line += " no candidate (best overlap: \(c.digit) \(String(format: "%.2f", c.confidence)) at \(ScanSupport.box(c.box)) iou \(String(format: "%.2f", c.box.iou(t.box))))"
                     } else { line += " no candidate" }
                 }
                 for d in reading.detections where !scene.digits.contains(where: { $0.box.iou(d.box) >= 0.5 }) {

@@ -52,6 +52,12 @@ extension Digitd {
         var stopAfter: Int?
         @Option(help: "Data-parallel threads (batch split across network replicas); default: one per core, at most 4.")
         var threads: Int?
+        @Option(help: ArgumentHelp("Extra 28x28 training crops (IDX, labels 0-10; 10 = not a digit), added to the MNIST training part.",
+                                   discussion: "`digitd synth --training-crops DIR` writes such a set: the pipeline's own crops of scenes drawn from MNIST training digits."))
+        var extraImages: String?
+        @Option(help: "Labels of --extra-images.")
+        var extraLabels: String?
+
         @Flag(help: "Continue from MODEL and MODEL.ckpt.")
         var resume = false
 
@@ -65,6 +71,7 @@ extension Digitd {
                 throw ValidationError("--augment-off: unknown effect '\(name)' (known: \(AugmentationOptions.effectNames.joined(separator: ", ")))")
             }
             if (testImages == nil) != (testLabels == nil) { throw ValidationError("--test-images and --test-labels go together") }
+            if (extraImages == nil) != (extraLabels == nil) { throw ValidationError("--extra-images and --extra-labels go together") }
         }
 
         func run() async throws {
@@ -73,6 +80,8 @@ extension Digitd {
             let set = try LabelledImages.load(images: images, labels: labels)
             var test: LabelledImages?
             if let ti = testImages, let tl = testLabels { test = try LabelledImages.load(images: ti, labels: tl) }
+            var extra: LabelledImages?
+            if let ei = extraImages, let el = extraLabels { extra = try LabelledImages.load(images: ei, labels: el, maximumLabel: 10) }
 
             var config = TrainingConfiguration()
             config.architecture = arch; config.epochs = epochs; config.batchSize = batchSize
@@ -83,7 +92,7 @@ extension Digitd {
             if !noAugment { config.augmentation.negativeFraction = negatives }
             for name in (augmentOff ?? "").split(separator: ",") { _ = config.augmentation.disable(String(name)) }
 
-            let trainer = try Trainer(config: config, data: set, test: test)
+            let trainer = try Trainer(config: config, data: set, extra: extra, test: test)
             let checkpoint = out + ".ckpt"
             let stem = out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
@@ -93,8 +102,9 @@ extension Digitd {
                 Terminal.warn("resuming after epoch \(trainer.epochsDone) of \(epochs)")
             }
             let net = trainer.network
-            Terminal.warn(String(format: "training %@: %d parameters, %.2f M multiply-adds per digit, %d images (%d held out), %d batches/epoch",
-                                 arch, net.learnableParameterCount, Double(net.multiplyAdds) / 1e6, set.count, config.holdout, trainer.batchesPerEpoch))
+            Terminal.warn(String(format: "training %@: %d parameters, %.2f M multiply-adds per digit, %d images (%d held out)%@, %d batches/epoch",
+                                 arch, net.learnableParameterCount, Double(net.multiplyAdds) / 1e6, set.count, config.holdout,
+                                 extra.map { " + \($0.count) extra" } ?? "", trainer.batchesPerEpoch))
             Interrupt.install()
             let startEpoch = trainer.epochsDone
             let started = Date()

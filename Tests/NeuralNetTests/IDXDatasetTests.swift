@@ -78,3 +78,27 @@ struct IDXDatasetTests {
         #expect(throws: IDXError(path: lab, fault: "label 12 is not a digit 0-9")) { try LabelledImages.load(images: img, labels: lab) }
     }
 }
+
+struct IDXWriteTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-idxw-\(getpid())").path
+    init() throws { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+
+    @Test(arguments: ["", ".gz"]) func aWrittenSetReadsBackTheSame(suffix: String) throws {
+        let images = (0..<(3 * 28 * 28)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let set = LabelledImages(count: 3, rows: 28, columns: 28, images: images, labels: [4, 10, 0])
+        let (i, l) = (dir + "/i" + suffix, dir + "/l" + suffix)
+        try set.write(images: i, labels: l)
+        let raw = [UInt8](FileManager.default.contents(atPath: i)!)
+        #expect((raw[0] == 0x1f && raw[1] == 0x8b) == (suffix == ".gz"))
+        let back = try LabelledImages.load(images: i, labels: l, maximumLabel: 10)
+        #expect(back.count == 3 && back.rows == 28 && back.images == images && back.labels == [4, 10, 0])
+        // MNIST readers (the default) refuse the "not a digit" label, naming it
+        #expect(throws: IDXError(path: l, fault: "label 10 is not a digit 0-9")) { try LabelledImages.load(images: i, labels: l) }
+    }
+
+    @Test func anUnwritableDirectoryIsOneError() {
+        #expect(throws: IDXError.self) {
+            try IDXFile.write(path: "/nonexistent-dir/x.gz", dimensions: [1], data: [1])
+        }
+    }
+}

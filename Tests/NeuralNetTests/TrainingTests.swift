@@ -32,6 +32,19 @@ struct TrainingTests {
         #expect(unseen.accuracy > 0.85, "unseen accuracy \(unseen.accuracy)")
     }
 
+    @Test func extraCropsJoinTheTrainingPartAndNotADigitLabelsNeedElevenClasses() throws {
+        let data = Self.mnistTest.subset(0..<600)
+        var c = smallConfig()
+        c.holdout = 100
+        let extra = LabelledImages(count: 30, rows: 28, columns: 28, images: [UInt8](repeating: 9, count: 30 * 784),
+                                   labels: (0..<30).map { UInt8($0 % 11) })
+        let t = try Trainer(config: c, data: data, extra: extra)
+        #expect(t.train.count == 500 + 30 && t.validation?.count == 100)
+        #expect(Array(t.train.labels.suffix(30)) == extra.labels && t.validation?.labels == Array(data.labels[500..<600]))
+        c.architecture = "conv8k3p1,bn,relu,pool2,flatten,dense10"
+        #expect(throws: TrainingError.self) { try Trainer(config: c, data: data, extra: extra) }
+    }
+
     @Test func theSameSeedGivesTheSameRunTwice() throws {
         var c = smallConfig()
         c.epochs = 1

@@ -1,0 +1,70 @@
+import Imaging
+import Vision
+
+/// The network inputs the pipeline cuts from a scene, labelled from the scene's truth: training
+/// data that looks exactly like what the network sees at run time (lighting, blur, noise, JPEG,
+/// neighbours' ink at the crop edges, fragments, distractors, grid remnants).
+///
+/// A crop whose box overlaps a true digit with IoU >= `digitIoU` is that digit. One that
+/// overlaps every true digit with IoU < `notDigitIoU` and lies mostly outside every digit is
+/// "not a digit" (class 10): a letter, a scribble, a stain, a piece of a line, two or three
+/// digits read as one — all false detections if read as digits. Left out: crops in between (a
+/// digit with much of its neighbour) and fragments of a digit (a "1"-like stroke of a 4, once
+/// scaled to 20x20, is a 1: calling it "not a digit" would teach the network to reject 1s).
+public struct SceneCropLabeller {
+    public var digitIoU = 0.5
+    public var notDigitIoU = 0.2
+    /// A crop with at least this fraction of its box inside one true digit is a fragment.
+    public var fragmentCover = 0.5
+    /// Also cut wide blobs into touching digits as the recogniser's second look does, and keep
+    /// up to this many of those pieces per scene.
+    public var secondLookCrops = 12
+    private let detector: DigitDetector
+
+    public init(options: RecognizerOptions = .init()) {
+        detector = DigitDetector()
+        detector.settings.polarity = options.polarity
+        detector.settings.deskew = options.deskew
+        detector.settings.maximumCandidates = options.maximumCandidates
+    }
+
+    /// Label of a crop with box `box`: 0-9, 10 (not a digit) or nil (ambiguous).
+    public func label(_ box: Box, truth: [(box: Box, digit: Int)]) -> UInt8? {
+        var best = 0.0, digit = -1, cover = 0.0
+        for t in truth {
+            let iou = t.box.iou(box)
+            if iou > best { best = iou; digit = t.digit }
+            let ix = max(0, min(box.maxX, t.box.maxX) - max(box.x, t.box.x))
+            let iy = max(0, min(box.maxY, t.box.maxY) - max(box.y, t.box.y))
+            cover = max(cover, Double(ix * iy) / Double(max(1, box.area)))
+        }
+        if best >= digitIoU { return UInt8(digit) }
+        return best < notDigitIoU && cover < fragmentCover ? 10 : nil
+    }
+
+    /// Appends the scene's labelled crops (28x28 bytes, 0 = background, 255 = ink) and labels.
+    /// Returns how many were added.
+    @discardableResult
+    public func collect(_ scene: Scene, images: inout [UInt8], labels: inout [UInt8]) -> Int {
+        let found = detector.detect(scene.image)
+        var added = 0
+        func add(_ box: Box, _ crops: [Float], _ row: Int) {
+            guard let l = label(box, truth: scene.digits) else { return }
+            let base = row * 784
+            for i in 0..<784 { images.append(UInt8(max(0, min(255, (crops[base + i] * 255).rounded())))) }
+            labels.append(l)
+            added += 1
+        }
+        for (i, c) in found.candidates.enumerated() { add(c.box, found.crops, i) }
+        if secondLookCrops > 0 {
+            let blobs = found.candidates.filter { $0.group < 0 && $0.maskBox.width * 10 >= $0.maskBox.height * 9 }.map { $0.maskBox }
+            if !blobs.isEmpty {
+                var extra: [Float] = []
+                let hypotheses = detector.splitAgain(blobs, image: scene.image, maximumCrops: secondLookCrops, crops: &extra)
+                var row = 0
+                for blob in hypotheses { for pieces in blob { for p in pieces { add(p.box, extra, row); row += 1 } } }
+            }
+        }
+        return added
+    }
+}
