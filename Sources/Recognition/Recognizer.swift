@@ -85,6 +85,9 @@ public struct RecognizerOptions: Sendable {
     /// and also re-cutting the wider blobs split evenly above gained 0.001 more at 1.4 ms.)
     public var maximumSecondLookCrops: Int = 6
     public var minimumSecondLookConfidence: Float = 0.85
+    /// Least width / height of a rejected blob for the second look. (0.7, 12 crops or a
+    /// least confidence of 0.75 changed synth seed 1 F1 by -0.0002 to -0.0009.)
+    public var secondLookMinimumAspect: Float = 0.9
     /// Keep the binary mask and the 28x28 crops in `FrameReading.debug`.
     public var keepDebugImages: Bool = false
     public init() {}
@@ -141,7 +144,7 @@ public final class Recognizer {
             var blobs: [Box] = [], members: [[Int]] = []
             for i in 0..<n where !accepted[i] && candidates[i].group < 0 {
                 let b = candidates[i].maskBox
-                if b.width * 10 >= b.height * 9 { blobs.append(b); members.append([i]) }
+                if Float(b.width) >= Float(b.height) * options.secondLookMinimumAspect { blobs.append(b); members.append([i]) }
             }
             if !blobs.isEmpty {
                 var extra: [Float] = []
@@ -226,8 +229,10 @@ public final class Recognizer {
         return (d, c, c >= options.minimumConfidence && notDigit < options.maximumNotDigitProbability)
     }
 
-    /// A wide blob is read both whole and split into pieces; keep the split only if every
-    /// piece is an accepted digit and its least sure piece beats the whole blob's confidence.
+    /// A wide blob is read both whole and split into pieces. The split wins only if every piece
+    /// is an accepted digit and the pieces' joint probability (the product of their
+    /// confidences) beats the whole's: two halves of a wide 0 each read as a middling "0" do not
+    /// outvote one 0 (the least sure piece against the whole did: F1 0.9542 -> 0.9545).
     private func resolveAlternatives(_ candidates: [Candidate], confidence: [Float], accepted: inout [Bool]) {
         var groups: [Int: (whole: [Int], pieces: [Int])] = [:]
         for (i, c) in candidates.enumerated() where c.group >= 0 {
@@ -235,15 +240,17 @@ public final class Recognizer {
             else { groups[c.group, default: ([], [])].pieces.append(i) }
         }
         for (_, g) in groups {
-            let wholeScore: Float = g.whole.allSatisfy { accepted[$0] } && !g.whole.isEmpty ? g.whole.map { confidence[$0] }.min()! : -1
+            let wholeScore: Float = g.whole.isEmpty ? -1 : g.whole.map { confidence[$0] }.reduce(1, *)
             let splitOK = !g.pieces.isEmpty && g.pieces.allSatisfy { accepted[$0] }
-            let splitScore: Float = splitOK ? g.pieces.map { confidence[$0] }.min()! : -1
+            let splitScore: Float = splitOK ? g.pieces.map { confidence[$0] }.reduce(1, *) : -1
             if splitScore > wholeScore {
                 for i in g.whole { accepted[i] = false }
-            } else if wholeScore >= 0 {
+            } else if !g.whole.isEmpty && g.whole.allSatisfy({ accepted[$0] }) {
                 for i in g.pieces { accepted[i] = false }
             } else {
                 // Neither reads cleanly: keep the pieces that do read (digits touching a scribble).
+                // (Dropping them when the whole reads as a digit, only not surely enough, cost
+                // more recall than it gained precision: synth seed 1 F1 0.9545 -> 0.9531.)
                 for i in g.whole { accepted[i] = false }
             }
         }

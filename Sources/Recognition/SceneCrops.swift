@@ -11,6 +11,10 @@ import Vision
 /// digits read as one — all false detections if read as digits. Left out: crops in between (a
 /// digit with much of its neighbour) and fragments of a digit (a "1"-like stroke of a 4, once
 /// scaled to 20x20, is a 1: calling it "not a digit" would teach the network to reject 1s).
+/// Except: a *piece cut* from a wide blob (the whole-or-split alternatives and the second
+/// look) that lies within one digit is "not a digit" — half of a wide 0 read as a "0" is a
+/// false detection and a missed 0 at once, and the whole-or-split choice needs the network to
+/// say so.
 public struct SceneCropLabeller {
     public var digitIoU = 0.5
     public var notDigitIoU = 0.2
@@ -28,8 +32,12 @@ public struct SceneCropLabeller {
         detector.settings.maximumCandidates = options.maximumCandidates
     }
 
-    /// Label of a crop with box `box`: 0-9, 10 (not a digit) or nil (ambiguous).
-    public func label(_ box: Box, truth: [(box: Box, digit: Int)]) -> UInt8? {
+    /// A cut piece with at least this fraction of its box inside one true digit is part of it.
+    public var pieceCover = 0.8
+
+    /// Label of a crop with box `box`: 0-9, 10 (not a digit) or nil (ambiguous). `cutPiece`:
+    /// the crop is a piece the detector cut from a wider blob.
+    public func label(_ box: Box, truth: [(box: Box, digit: Int)], cutPiece: Bool = false) -> UInt8? {
         var best = 0.0, digit = -1, cover = 0.0
         for t in truth {
             let iou = t.box.iou(box)
@@ -39,6 +47,7 @@ public struct SceneCropLabeller {
             cover = max(cover, Double(ix * iy) / Double(max(1, box.area)))
         }
         if best >= digitIoU { return UInt8(digit) }
+        if cutPiece && cover >= pieceCover { return 10 }
         return best < notDigitIoU && cover < fragmentCover ? 10 : nil
     }
 
@@ -48,21 +57,21 @@ public struct SceneCropLabeller {
     public func collect(_ scene: Scene, images: inout [UInt8], labels: inout [UInt8]) -> Int {
         let found = detector.detect(scene.image)
         var added = 0
-        func add(_ box: Box, _ crops: [Float], _ row: Int) {
-            guard let l = label(box, truth: scene.digits) else { return }
+        func add(_ box: Box, _ crops: [Float], _ row: Int, cutPiece: Bool) {
+            guard let l = label(box, truth: scene.digits, cutPiece: cutPiece) else { return }
             let base = row * 784
             for i in 0..<784 { images.append(UInt8(max(0, min(255, (crops[base + i] * 255).rounded())))) }
             labels.append(l)
             added += 1
         }
-        for (i, c) in found.candidates.enumerated() { add(c.box, found.crops, i) }
+        for (i, c) in found.candidates.enumerated() { add(c.box, found.crops, i, cutPiece: c.alternative > 0) }
         if secondLookCrops > 0 {
             let blobs = found.candidates.filter { $0.group < 0 && $0.maskBox.width * 10 >= $0.maskBox.height * 9 }.map { $0.maskBox }
             if !blobs.isEmpty {
                 var extra: [Float] = []
                 let hypotheses = detector.splitAgain(blobs, image: scene.image, maximumCrops: secondLookCrops, crops: &extra)
                 var row = 0
-                for blob in hypotheses { for pieces in blob { for p in pieces { add(p.box, extra, row); row += 1 } } }
+                for blob in hypotheses { for pieces in blob { for p in pieces { add(p.box, extra, row, cutPiece: true); row += 1 } } }
             }
         }
         return added

@@ -325,6 +325,16 @@ public final class Trainer: @unchecked Sendable {
         try FileManager.default.moveItem(atPath: path + ".tmp", toPath: path)
     }
 
+    /// Starts from the weights (and batch-norm statistics) of the model at `modelPath`, which
+    /// must have this run's architecture: fine-tuning. The optimiser and schedule start afresh.
+    public func start(from modelPath: String) throws {
+        let model = try Model.load(path: modelPath)
+        guard model.network.spec == network.spec, model.network.parameterCount == network.parameterCount else {
+            throw TrainingError.data("\(modelPath): architecture \(model.network.spec) differs from \(config.architecture)")
+        }
+        network.copyValues(from: model.network)
+    }
+
     /// Restores weights from `modelPath` and optimiser state, history and epoch from `checkpointPath`.
     public func resume(modelPath: String, checkpointPath: String) throws {
         struct Header: Codable { var config: TrainingConfiguration; var epochsDone: Int; var step: Int; var history: [EpochRecord] }

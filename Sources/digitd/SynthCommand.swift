@@ -48,6 +48,9 @@ extension Digitd {
         @Flag(help: "With --score: list each scene's misses and false detections.")
         var verbose = false
 
+        @Option(help: "With --score --verbose: write the network input of each missed digit's best candidate here (sNNNN-tTRUTH-pREAD-CONF.png).")
+        var missedCrops: String?
+
         @Option(help: "With --score: least probability for a digit to be reported (0...1).")
         var minConfidence: Float = RecognizerOptions().minimumConfidence
 
@@ -57,6 +60,7 @@ extension Digitd {
             }
             if trainingCrops != nil && mnist == nil { throw ValidationError("--training-crops needs --mnist DIR holding MNIST's training files") }
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
+            if missedCrops != nil && !verbose { throw ValidationError("--missed-crops goes with --score N --verbose") }
             if count <= 0 { throw ValidationError("--count must be positive") }
         }
 
@@ -102,7 +106,8 @@ extension Digitd {
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(), options: options)
-                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose)
+                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
+                                                missedCrops: missedCrops)
                 if json {
                     let t = result.total
                     ScanSupport.printLine("{\"scenes\":\(t.scenes),\"f1\":\(t.f1),\"precision\":\(t.precision),\"recall\":\(t.recall),"
@@ -156,7 +161,8 @@ enum SynthSupport {
             + "\"conditions\":\(ScanSupport.quote(scene.conditions)),\"digits\":[\(digits)],\"numbers\":[\(numbers)]}"
     }
 
-    static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false)
+    static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false,
+                      missedCrops: String? = nil)
         -> (total: SceneScore, parts: [String: SceneScore]) {
         var total = SceneScore()
         var parts: [String: SceneScore] = [:]
@@ -173,6 +179,10 @@ enum SynthSupport {
                     line += "\n    missed \(t.digit) at \(ScanSupport.box(t.box))" + (near.map { " (nearest: \($0.digit) \(ScanSupport.box($0.box)) iou \(String(format: "%.2f", $0.box.iou(t.box))))" } ?? "")
                     if let c = reading.debug?.candidates.filter({ $0.box.iou(t.box) >= 0.5 }).max(by: { $0.confidence < $1.confidence }) {
                         line += " candidate \(c.digit) \(String(format: "%.2f", c.confidence))\(c.accepted ? "" : " rejected")"
+                        if let dir = missedCrops {
+                            let name = String(format: "%@/s%04d-t%d-p%d-%.2f.png", dir, i, t.digit, c.digit, c.confidence)
+                            try? saveImage(GrayImage(width: 28, height: 28, pixels: c.crop.map { UInt8(max(0, min(255, $0 * 255))) }), path: name)
+                        }
                     } else if let c = reading.debug?.candidates.max(by: { $0.box.iou(t.box) < $1.box.iou(t.box) }), c.box.iou(t.box) > 0 {
                         line += " no candidate (best overlap: \(c.digit) \(String(format: "%.2f", c.confidence)) at \(ScanSupport.box(c.box)) iou \(String(format: "%.2f", c.box.iou(t.box))))"
                     } else { line += " no candidate" }

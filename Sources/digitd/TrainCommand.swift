@@ -58,6 +58,10 @@ extension Digitd {
         @Option(help: "Labels of --extra-images.")
         var extraLabels: String?
 
+        @Option(name: .customLong("init"), help: ArgumentHelp("Start from this model's weights (same --arch) instead of random ones: fine-tuning.",
+                                                              valueName: "MODEL"))
+        var initialModel: String?
+
         @Flag(help: "Continue from MODEL and MODEL.ckpt.")
         var resume = false
 
@@ -97,6 +101,10 @@ extension Digitd {
             let stem = out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
+            if let initialModel, !resume {
+                try trainer.start(from: initialModel)
+                Terminal.warn("starting from the weights of \(initialModel)")
+            }
             if resume {
                 try trainer.resume(modelPath: out, checkpointPath: checkpoint)
                 Terminal.warn("resuming after epoch \(trainer.epochsDone) of \(epochs)")

@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 import NeuralNet
 import Testing
@@ -111,4 +112,37 @@ func recognizer_findsEachGlyph_inOneBatch_andGroupsTheNumber(inverted: Bool) {
     #expect(t.emptyPages == 1 && t.emptyPageDetections == 3)
     t.add(truthDigits: truth, truthNumbers: [(Box(x: 0, y: 0, width: 30, height: 20), "12")], reading: reading)
     #expect(t.numbersExact == 1)
+}
+
+/// Answers by the shape of the ink in the crop: wide ink (a blob read whole) gets `whole`,
+/// upright ink (a piece of it) gets `piece`, both as the digit 0.
+final class ShapeClassifier: DigitClassifier {
+    let classCount = 11
+    let whole: Float, piece: Float
+    init(whole: Float, piece: Float) { self.whole = whole; self.piece = piece }
+    func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
+        for i in 0..<count {
+            var x0 = 28, x1 = -1, y0 = 28, y1 = -1
+            for y in 0..<28 { for x in 0..<28 where inputs[i * 784 + y * 28 + x] > 0.3 {
+                x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
+            } }
+            let c = x1 - x0 > y1 - y0 ? whole : piece
+            for k in 0..<11 { p[i * 11 + k] = (1 - c) / 10 }
+            p[i * 11] = c
+        }
+    }
+}
+
+@Test(arguments: [(Float(0.8), Float(0.85), 1), (Float(0.8), Float(0.95), 2)])
+func recognizer_splitsAWideBlobOnlyWhenThePiecesTogetherReadBetterThanTheWhole(whole: Float, piece: Float, expected: Int) {
+    // A wide ring (aspect 1.6, tried whole and split): two pieces at 0.85 each (joint 0.72) do
+    // not outvote the whole at 0.8; at 0.95 each (joint 0.90) they do.
+    var page = GrayImage(width: 320, height: 200, fill: 220)
+    for y in 0..<200 { for x in 0..<320 {
+        let r = pow(Double(x - 150) / 48, 2) + pow(Double(y - 100) / 30, 2)
+        if r > 0.72 && r < 1 { page[x, y] = 30 }
+    } }
+    var options = RecognizerOptions(); options.keepDebugImages = true
+    let reading = Recognizer(classifier: ShapeClassifier(whole: whole, piece: piece), options: options).read(page)
+    #expect(reading.detections.count == expected, "\(reading.debug!.candidates.map { ($0.box, $0.confidence, $0.accepted) })")
 }
