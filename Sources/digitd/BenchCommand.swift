@@ -101,7 +101,7 @@ extension Digitd {
 
         func inferenceBench() throws {
             openblas_set_num_threads(1)
-            let fullPath = try modelOptions.resolvedPath()
+            let fullPath = try modelOptions.resolvedPath(for: .digits)
             var models = [(name: "model", path: fullPath)]
             if let screen = ModelOptions.screenPath(forFull: fullPath, cascade: modelOptions.cascade.choice) {
                 models.append((name: "screen", path: screen))
@@ -200,7 +200,7 @@ extension Digitd {
 
         func visionBench() throws {
             openblas_set_num_threads(1)
-            let classifier = try modelOptions.loadClassifier()
+            let classifier = try modelOptions.loadClassifier(for: .pictures)
             print(try runVisionBench(classifier: classifier, repeats: max(3, repeats * 4)))
         }
     }

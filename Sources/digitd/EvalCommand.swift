@@ -36,14 +36,14 @@ extension Digitd {
         func run() async throws {
             let set = try LabelledImages.load(images: images, labels: labels)
             openblas_set_num_threads(1)
-            let classifier = try modelOptions.loadClassifier()
+            let classifier = try modelOptions.loadClassifier(for: .digits)
             (classifier as? CascadeClassifier)?.resetCounts()
             let r = Evaluator.evaluate(classifier, on: set, batchSize: max(1, batchSize))
             if let dumpProbabilities {
                 let probs = classifier.classify(set.images.map { Float($0) / 255 })
                 try probs.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dumpProbabilities)) }
             }
-            let classifierLine = classifier.describe(fullPath: try modelOptions.resolvedPath())
+            let classifierLine = classifier.describe(fullPath: try modelOptions.resolvedPath(for: .digits))
             let cascadeFields = Self.cascadeFields(classifier)
             if let confusionPng { try TrainingPlots.writeConfusion(r.confusion, accuracy: r.accuracy, to: confusionPng) }
             let stress = robustness ? RobustnessSuite.evaluate(classifier, on: set) : []
@@ -54,7 +54,7 @@ extension Digitd {
                     "precision": r.precision.map(round4), "recall": r.recall.map(round4), "f1": r.f1.map(round4),
                     "most_confused": r.mostConfused.map { ["true": $0.truth, "predicted": $0.predicted, "count": $0.count] },
                     "rejected": r.rejected, "digits_per_second": Int(r.digitsPerSecond),
-                    "model": try modelOptions.resolvedPath(),
+                    "model": try modelOptions.resolvedPath(for: .digits),
                 ].merging(cascadeFields) { a, _ in a }
                  .merging(robustness ? ["robustness": Dictionary(uniqueKeysWithValues: stress.map { ($0.name, round4($0.accuracy)) }),
                                         "robustness_mean": round4(stressMean)] : [:]) { a, _ in a }

@@ -2,39 +2,54 @@ import ArgumentParser
 import Foundation
 import NeuralNet
 
+/// What a command reads, which picks the shipped model it uses without `--model`.
+enum ModelPurpose {
+    /// Ready-made 28x28 digits (MNIST files: `eval`, `bench --part inference`): the default model.
+    case digits
+    /// Crops the pipeline cuts from pictures (`scan`, `run`, `synth`, `bench --part vision`): the
+    /// scene model (`digitd-scene.safetensors`, trained on MNIST plus the pipeline's own crops of
+    /// generated scenes) when it sits beside the default model, else the default model.
+    case pictures
+}
+
 /// `--model` and the cascade switches, shared by every command that classifies.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model file (.safetensors). Default: the shipped model ($DIGITD_MODEL, <prefix>/share/digitd, or the checkout's Models/).")
+    @Option(help: "Model file (.safetensors). Default: the shipped model ($DIGITD_MODEL, <prefix>/share/digitd, or the checkout's Models/); for pictures (scan, run, synth, bench --part vision) the shipped scene model beside it.")
     var model: String?
 
     @OptionGroup var cascade: CascadeOptions
 
-    func resolvedPath() throws -> String { try Self.resolve(model) }
-    func load() throws -> Model { try Self.load(model) }
+    func resolvedPath(for purpose: ModelPurpose) throws -> String { try Self.resolve(model, for: purpose) }
 
     /// The classifier the command uses: the cascade when it applies (see `CascadeOptions`),
     /// else the model alone.
-    func loadClassifier() throws -> DigitClassifier { try Self.loadClassifier(model, cascade: cascade.choice) }
+    func loadClassifier(for purpose: ModelPurpose) throws -> DigitClassifier {
+        try Self.loadClassifier(model, for: purpose, cascade: cascade.choice)
+    }
+
+    static let sceneFileName = "digitd-scene.safetensors"
 
     /// The one place a `--model` value (or a config file's `model`) becomes a file: the path
-    /// given, else the shipped default, else a one-line error saying where it looked.
-    static func resolve(_ path: String?) throws -> String {
+    /// given, else the shipped model for `purpose`, else a one-line error saying where it looked.
+    static func resolve(_ path: String?, for purpose: ModelPurpose) throws -> String {
         if let path { return path }
         guard let found = DefaultModel.path() else {
             throw CommandError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
         }
+        if purpose == .pictures {
+            let scene = ((found as NSString).deletingLastPathComponent as NSString).appendingPathComponent(sceneFileName)
+            if FileManager.default.fileExists(atPath: scene) { return scene }
+        }
         return found
     }
 
-    static func load(_ path: String?) throws -> Model { try Model.load(path: try resolve(path)) }
-
     /// The screen model that goes with the full model at `fullPath`: `--screen-model` if given,
-    /// else `digitd-screen.safetensors` beside a model named `digitd-default.safetensors` (the
-    /// shipped pair), if that file exists; nil when the cascade is off or has no screen.
+    /// else `digitd-screen.safetensors` beside a shipped model (`digitd-default.safetensors` or
+    /// `digitd-scene.safetensors`), if that file exists; nil when the cascade is off or has no screen.
     static func screenPath(forFull fullPath: String, cascade: CascadeChoice) -> String? {
         if !cascade.enabled { return nil }
         if let s = cascade.screenModel { return s }
-        guard (fullPath as NSString).lastPathComponent == DefaultModel.fileName else { return nil }
+        guard [DefaultModel.fileName, sceneFileName].contains((fullPath as NSString).lastPathComponent) else { return nil }
         let beside = ((fullPath as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent(CascadeClassifier.screenFileName)
         return FileManager.default.fileExists(atPath: beside) ? beside : nil
@@ -42,8 +57,8 @@ struct ModelOptions: ParsableArguments {
 
     /// A batched classifier (batch norm folded) from `path` or the shipped default; a
     /// `CascadeClassifier` when a screen model goes with it and the cascade is not turned off.
-    static func loadClassifier(_ path: String?, cascade: CascadeChoice = .init()) throws -> DigitClassifier {
-        let fullPath = try resolve(path)
+    static func loadClassifier(_ path: String?, for purpose: ModelPurpose, cascade: CascadeChoice = .init()) throws -> DigitClassifier {
+        let fullPath = try resolve(path, for: purpose)
         let full = try Model.load(path: fullPath).makeClassifier()
         guard let screenPath = screenPath(forFull: fullPath, cascade: cascade) else { return full }
         let screen = try Model.load(path: screenPath).makeClassifier()

@@ -148,7 +148,7 @@ extension Digitd {
             defer { signals.cancel() }
 
             let classifier: DigitClassifier
-            do { classifier = try ModelOptions.loadClassifier(c.model, cascade: CascadeChoice(enabled: c.cascade)) } catch {
+            do { classifier = try ModelOptions.loadClassifier(c.model, for: .pictures, cascade: CascadeChoice(enabled: c.cascade)) } catch {
                 ScanSupport.printError("\(error)")
                 throw ExitCode(1)
             }

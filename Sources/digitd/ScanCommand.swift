@@ -46,7 +46,7 @@ extension Digitd {
         }
 
         func run() async throws {
-            let classifier = try modelOptions.loadClassifier()
+            let classifier = try modelOptions.loadClassifier(for: .pictures)
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence

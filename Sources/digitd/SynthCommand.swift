@@ -105,7 +105,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(), options: options)
+                let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
                 let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
                                                 missedCrops: missedCrops)
                 if json {

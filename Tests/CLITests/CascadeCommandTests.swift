@@ -45,4 +45,26 @@ struct CascadeCommandTests {
         #expect(r.status != 0)
         #expect(r.err.split(separator: "\n").count == 1 && r.err.contains(tmp + "/s.safetensors: "), "stderr: \(r.err)")
     }
+
+    @Test func picturesUseTheSceneModelBesideTheDefaultAndDigitsTheDefault() throws {
+        // A copy of the shipped models whose scene model is corrupt: commands that read pictures
+        // must pick it (and fail, naming it); eval reads MNIST digits with the default model.
+        let models = URL(fileURLWithPath: Self.fixture).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models").path
+        for name in ["digitd-default.safetensors", "digitd-screen.safetensors"] {
+            try FileManager.default.copyItem(atPath: models + "/" + name, toPath: tmp + "/" + name)
+        }
+        FileManager.default.createFile(atPath: tmp + "/digitd-scene.safetensors", contents: Data(repeating: 0x41, count: 100))
+        let env = ["DIGITD_MODEL": tmp + "/digitd-default.safetensors"]
+        let page = tmp + "/page.pgm"
+        FileManager.default.createFile(atPath: page, contents: Data("P5 64 48 255\n".utf8) + Data(repeating: 200, count: 64 * 48))
+        let scan = try RunningDigitd(["scan", page], environment: env)
+        #expect(try #require(scan.wait(timeout: 120)) != 0)
+        #expect(scan.errors.contains(tmp + "/digitd-scene.safetensors"), "stderr: \(scan.errors)")
+        // (one blank 28x28 image, label 0, raw IDX: the model choice is what is tested)
+        FileManager.default.createFile(atPath: tmp + "/i.idx", contents: Data([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28] + [UInt8](repeating: 0, count: 784)))
+        FileManager.default.createFile(atPath: tmp + "/l.idx", contents: Data([0, 0, 8, 1, 0, 0, 0, 1, 0]))
+        let eval = try RunningDigitd(["eval", "--images", tmp + "/i.idx", "--labels", tmp + "/l.idx"], environment: env)
+        #expect(try #require(eval.wait(timeout: 120)) == 0, "stderr: \(eval.errors)")
+    }
 }
