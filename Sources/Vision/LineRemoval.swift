@@ -616,29 +616,34 @@ private func removeMarked(_ m: UnsafeMutablePointer<UInt8>, width w: Int, height
                           cells: UnsafeMutablePointer<Int32>, cellCount: Int, thickness: UnsafeMutablePointer<UInt16>,
                           cut: Int, keepLevel: Int, means: TileMeans?) -> Int {
     var removed = 0
-    let darkInk = means?.contrast.darkInk ?? true
-    for c in 0..<cellCount {
+    // Branch-free per pixel (the mix of background, weak and strong pixels in a cell does not
+    // predict): a pixel is cleared unless it is strong and kept; strong removals and cleared
+    // 1s (pixels marked in an earlier pass) count. `thickness` is read for every pixel but only
+    // used for strong ones, which `measureThickness` filled.
+    @inline(__always) func sweep(_ c: Int, keep: (Int, Int) -> Bool) {
         let py = Int(cells[2 * c]), px = Int(cells[2 * c + 1])
         let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
         let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
-        // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean.
-        let mean = keepLevel > 255 ? 0 : means!.mean(x0, y0)
-        let need = keepLevel * mean
         for y in y0..<y1 {
             for x in x0..<x1 {
                 let o = y * w + x
                 let v = m[o]
-                if v == 0 { continue }
-                if v == 255 {
-                    if Int(thickness[o]) <= cut
-                        && (keepLevel > 255 || (darkInk ? mean - Int(means!.contrast.gray[o]) : Int(means!.contrast.gray[o]) - mean) * 64 < need) {
-                        removed += 1; m[o] = 0
-                    }
-                } else {
-                    if v == 1 { removed += 1 }
-                    m[o] = 0
-                }
+                let go = v == 255 ? Int(thickness[o]) <= cut && !keep(o, x0) : true
+                removed += (v == 255 && go ? 1 : 0) + (v == 1 ? 1 : 0)
+                m[o] = go ? 0 : v
             }
+        }
+    }
+    if keepLevel > 255 {
+        for c in 0..<cellCount { sweep(c) { _, _ in false } }
+    } else {
+        // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean, d = mean - gray (dark ink)
+        let means = means!, gray = means.contrast.gray.baseAddress!
+        let sign = means.contrast.darkInk ? 1 : -1
+        for c in 0..<cellCount {
+            let py = Int(cells[2 * c]), px = Int(cells[2 * c + 1])
+            let mean = means.mean(2 * px, 2 * py), need = keepLevel * mean
+            sweep(c) { o, _ in sign * (mean - Int(gray[o])) * 64 >= need }
         }
     }
     return removed
