@@ -559,9 +559,10 @@ private func measureThickness(_ m: UnsafeMutablePointer<UInt8>, width w: Int, he
                               cells: UnsafeMutablePointer<Int32>, cellCount: Int, thin: Int,
                               thickness: UnsafeMutablePointer<UInt16>, histogram: UnsafeMutablePointer<Int>,
                               levels: UnsafeMutablePointer<Int>?, means: TileMeans?) -> Int {
-    // Runs are counted without data-dependent branches (which mispredict on ragged lines): a
-    // fixed `thin` steps each way, a step counting while every pixel so far was strong. With
-    // u and d the runs on either side, the original's capped loops give min(1 + u + d, thin + 1).
+    // Runs are counted over a fixed `thin` steps each way, a step counting while every pixel
+    // so far was strong (written branch-free, though LLVM turns it back into a loop that
+    // exits early; `across3` below is the fast case). With u and d the runs on either side,
+    // the original's capped loops give min(1 + u + d, thin + 1).
     @inline(__always) func run(_ q: UnsafeMutablePointer<UInt8>, step: Int, available: Int) -> Int {
         var alive = 1, count = 0
         for i in 1...max(1, thin) {
