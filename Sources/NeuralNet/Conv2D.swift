@@ -363,3 +363,140 @@ public final class Conv2D: Layer {
         }
     }
 }
+
+// MARK: fused inference blocks
+
+/// Where a fused inference block writes channel `c` of image `b`: the plane at
+/// `base + offset + c * channelStride + b * imageStride`, its rows `rowStride` apart. Writing into
+/// the interior of the next convolution's zero-padded planes makes that convolution's im2col a
+/// plain row copy; writing in `[N, C*H*W]` order makes a following flatten free.
+struct PlaneLayout {
+    var channelStride: Int, imageStride: Int, rowStride: Int, offset: Int
+}
+
+/// The epilogue of a fused block for one plane: optional 2x2 max pool (floor), plus `bias`
+/// (when `addsBias`), optional ReLU; `src` rows `srcStride` apart, `oh x ow` before pooling.
+/// The same comparisons as MaxPool and ReLU; the bias is added after the pool instead of
+/// before, which gives the same floats (rounding is monotonic: max(a+b, c+b) = max(a, c) + b).
+@inline(__always)
+func finishPlane(_ src: UnsafePointer<Float>, srcStride: Int, oh: Int, ow: Int, bias: Float, addsBias: Bool,
+                 pool: Bool, relu: Bool, into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+    if pool {
+        for py in 0..<(oh / 2) {
+            let r0 = src + 2 * py * srcStride, r1 = r0 + srcStride, d = dst + py * dstStride
+            for px in 0..<(ow / 2) {
+                let a = r0[2 * px], b = r0[2 * px + 1], c = r1[2 * px], e = r1[2 * px + 1]
+                let m0 = a > b ? a : b, m1 = c > e ? c : e
+                var v = m0 > m1 ? m0 : m1
+                if addsBias { v = v + bias }
+                d[px] = relu ? (v > 0 ? v : 0) : v
+            }
+        }
+    } else {
+        for y in 0..<oh {
+            let r = src + y * srcStride, d = dst + y * dstStride
+            for x in 0..<ow {
+                var v = r[x]
+                if addsBias { v = v + bias }
+                d[x] = relu ? (v > 0 ? v : 0) : v
+            }
+        }
+    }
+}
+
+extension Conv2D {
+    /// Inference through `conv[,pool2][,relu]` in one pass per chunk of the batch: x is `n`
+    /// zero-padded planes per input channel (`[C, N, H+2p, W+2p]`, rows `stride` floats, planes
+    /// `plane` floats, with 32 spare floats at the end), h x w inside the padding. The result
+    /// goes to `dst` laid out as `layout`. Same floats as the layers one by one: the direct
+    /// path accumulates in the same order, the GEMM path multiplies the same columns in the same
+    /// chunks.
+    func forwardFused(padded x: UnsafePointer<Float>, n: Int, h: Int, w: Int, stride s: Int, plane: Int,
+                      pool: Bool, relu: Bool, into dst: UnsafeMutablePointer<Float>, layout: PlaneLayout) {
+        let oh = h + 2 * padding - kernel + 1, ow = w + 2 * padding - kernel + 1
+        let k = kernel, kk = k * k
+        @inline(__always) func target(_ o: Int, _ b: Int) -> UnsafeMutablePointer<Float> {
+            dst + layout.offset + o * layout.channelStride + b * layout.imageStride
+        }
+        if usesDirectPath(outputWidth: ow) {
+            // The direct path (see forwardDirect), one output plane at a time into a scratch
+            // plane of 32-float rows, then the epilogue from there while it is in L1.
+            columns.resize([oh * 32 + 32])
+            let scratch = columns.data, src = UnsafeRawPointer(x)
+            for o in 0..<outChannels {
+                let wo = weight + o * kk, b0 = bias[o]
+                for b in 0..<n {
+                    for oy in 0..<oh {
+                        var a0 = SIMD16<Float>(repeating: b0), a1 = a0
+                        var at = 4 * (b * plane + oy * s)
+                        for ky in 0..<k {
+                            for kx in 0..<k {
+                                let wv = wo[ky * k + kx]
+                                let w16 = SIMD16<Float>(repeating: wv)
+                                a0 = a0.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self))
+                                a1 = a1.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self))
+                            }
+                            at += 4 * s
+                        }
+                        let r = UnsafeMutableRawPointer(scratch + oy * 32)
+                        r.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
+                        r.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
+                    }
+                    finishPlane(scratch, srcStride: 32, oh: oh, ow: ow, bias: 0, addsBias: false, pool: pool, relu: relu,
+                                into: target(o, b), dstStride: layout.rowStride)
+                }
+            }
+            return
+        }
+        let rows = inChannels * kk, p = n * oh * ow
+        output.resize([outChannels, n, oh, ow])
+        let chunk = chunkSize(n: n, rows: rows, outputPlane: oh * ow, training: false)
+        columns.resize([rows, chunk * oh * ow + 16])
+        var first = 0
+        while first < n {
+            let count = min(chunk, n - first)
+            let cp = count * oh * ow
+            im2colPadded(x, into: columns.data, first: first, count: count, n: n, stride: s, plane: plane, oh: oh, ow: ow)
+            let y = output.data + first * oh * ow
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(cp), Int32(rows),
+                        1, weight, Int32(rows), columns.data, Int32(cp), 0, y, Int32(p))
+            for o in 0..<outChannels {
+                for b in 0..<count {
+                    finishPlane(y + o * p + b * oh * ow, srcStride: ow, oh: oh, ow: ow, bias: bias[o], addsBias: true,
+                                pool: pool, relu: relu, into: target(o, first + b), dstStride: layout.rowStride)
+                }
+            }
+            first += count
+        }
+    }
+
+    /// im2col from zero-padded planes: no edge cases, each column row a copy of `ow` floats
+    /// (16 at a time, the excess landing on the next row, which overwrites it; the columns
+    /// have 16 spare floats at the end and the planes 32).
+    private func im2colPadded(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>, first: Int, count: Int, n: Int,
+                              stride s: Int, plane: Int, oh: Int, ow: Int) {
+        let p = count * oh * ow
+        for c in 0..<inChannels {
+            for ky in 0..<kernel {
+                for kx in 0..<kernel {
+                    var dst = col + ((c * kernel + ky) * kernel + kx) * p
+                    for b in 0..<count {
+                        var src = x + (c * n + first + b) * plane + ky * s + kx
+                        if ow <= 16 {
+                            for _ in 0..<oh {
+                                UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self),
+                                                                        as: SIMD16<Float>.self)
+                                dst += ow; src += s
+                            }
+                        } else {
+                            for _ in 0..<oh {
+                                dst.update(from: src, count: ow)
+                                dst += ow; src += s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -171,6 +171,9 @@ public final class Network {
     /// images: `n * 784` floats (0 background .. 1 ink). Returns logits `[n, classCount]`
     /// (a tensor owned by the last layer, valid until the next forward).
     public func forward(_ images: UnsafePointer<Float>, count n: Int, training: Bool) -> Tensor {
+        if !training && fusesInference && !recordsTimes, let plan = inferencePlan {
+            return forwardFused(images, count: n, plan: plan)
+        }
         input.resize([1, n, 28, 28])
         input.data.update(from: images, count: n * 784)
         var x = input
@@ -197,6 +200,11 @@ public final class Network {
     /// Training runs each `bn,relu,pool2` as one fused block; tests turn this off to compare
     /// with the layer-by-layer reference.
     public var fusesBlocks = true
+    /// Inference runs the convolutions as fused blocks (see `forwardFused`); tests turn this off
+    /// to compare with the layer-by-layer reference.
+    public var fusesInference = true
+    lazy var inferencePlan: InferencePlan? = Network.inferencePlan(layers)
+    var fusedPlanes: [Tensor] = []
     private lazy var fusedBlockStarts = [Bool](repeating: false, count: layers.count)
 
     /// CPU time of the calling thread: unlike wall time, not inflated when other processes share the cores.
@@ -316,5 +324,109 @@ public final class Network {
             }
         }
         return out
+    }
+}
+
+// MARK: fused inference
+
+/// One `conv[,pool2][,relu]` of an inference pass (see `Network.forwardFused`).
+struct FusedConvBlock {
+    let conv: Conv2D
+    let pool: Bool, relu: Bool
+    /// Input planes: height and width inside the padding.
+    let inHeight: Int, inWidth: Int
+    /// Output planes (after the pool).
+    let outHeight: Int, outWidth: Int
+}
+
+/// The convolutional front of a network run as fused blocks, then the layers from `rest` on
+/// one by one (the first of them a flatten, whose work the last block does).
+struct InferencePlan {
+    let blocks: [FusedConvBlock]
+    let rest: Int
+}
+
+extension Network {
+    /// The plan for this network's layers, or nil when they do not start with convolution
+    /// blocks followed by a flatten (then inference runs layer by layer).
+    static func inferencePlan(_ layers: [Layer]) -> InferencePlan? {
+        var blocks: [FusedConvBlock] = []
+        var shape = [1, 1, 28, 28]
+        var i = 0
+        while i < layers.count, let conv = layers[i] as? Conv2D {
+            guard let convOut = conv.outputShape(shape) else { return nil }
+            var j = i + 1
+            var pool = false, relu = false
+            if j < layers.count, layers[j] is MaxPool { pool = true; j += 1 }
+            if j < layers.count, layers[j] is ReLU { relu = true; j += 1 }
+            let out = pool ? [convOut[0], convOut[1], convOut[2] / 2, convOut[3] / 2] : convOut
+            guard out[2] > 0, out[3] > 0 else { return nil }
+            blocks.append(FusedConvBlock(conv: conv, pool: pool, relu: relu, inHeight: shape[2], inWidth: shape[3],
+                                         outHeight: out[2], outWidth: out[3]))
+            shape = out
+            i = j
+        }
+        guard !blocks.isEmpty, i < layers.count, layers[i] is Flatten else { return nil }
+        return InferencePlan(blocks: blocks, rest: i)
+    }
+
+    /// Inference with each `conv[,pool2][,relu]` as one fused pass (Conv2D.forwardFused) writing
+    /// straight into the zero-padded planes the next convolution reads, the last one in
+    /// flattened order; then the dense layers as usual. The same floats as `forward` layer by
+    /// layer (a test compares them).
+    func forwardFused(_ images: UnsafePointer<Float>, count n: Int, plan: InferencePlan) -> Tensor {
+        let blocks = plan.blocks
+        while fusedPlanes.count < blocks.count + 1 { fusedPlanes.append(Tensor(shape: [0])) }
+        // The first block's input: the images in zero-padded planes.
+        var current = fusedPlanes[0]
+        var p = blocks[0].conv.padding
+        var stride = 28 + 2 * p, plane = (28 + 2 * p) * stride
+        current.resize([n * plane + 32])
+        preparePadded(current.data, n: n, channels: 1, height: 28, width: 28, padding: p)
+        for b in 0..<n {
+            for y in 0..<28 {
+                (current.data + b * plane + (y + p) * stride + p).update(from: images + (b * 28 + y) * 28, count: 28)
+            }
+        }
+        for (k, block) in blocks.enumerated() {
+            let next = fusedPlanes[k + 1], channels = block.conv.outChannels
+            let oh = block.outHeight, ow = block.outWidth
+            let layout: PlaneLayout
+            var nextStride = 0, nextPlane = 0
+            if k + 1 < blocks.count {
+                p = blocks[k + 1].conv.padding
+                nextStride = ow + 2 * p; nextPlane = (oh + 2 * p) * nextStride
+                next.resize([channels * n * nextPlane + 32])
+                preparePadded(next.data, n: n, channels: channels, height: oh, width: ow, padding: p)
+                layout = PlaneLayout(channelStride: n * nextPlane, imageStride: nextPlane, rowStride: nextStride,
+                                     offset: p * nextStride + p)
+            } else {
+                // the flatten: [N, C*H*W], feature c*H*W + y*W + x
+                next.resize([n, channels * oh * ow])
+                layout = PlaneLayout(channelStride: oh * ow, imageStride: channels * oh * ow, rowStride: ow, offset: 0)
+            }
+            block.conv.forwardFused(padded: current.data, n: n, h: block.inHeight, w: block.inWidth, stride: stride, plane: plane,
+                                    pool: block.pool, relu: block.relu, into: next.data, layout: layout)
+            current = next; stride = nextStride; plane = nextPlane
+        }
+        var x = current
+        for l in layers[(plan.rest + 1)...] { x = l.forward(x, training: false) }
+        return x
+    }
+
+    /// Zeroes the padding of `channels * n` planes of `(height + 2p) x (width + 2p)` (the
+    /// interiors are about to be overwritten) and the 32 spare floats after them.
+    private func preparePadded(_ d: UnsafeMutablePointer<Float>, n: Int, channels: Int, height: Int, width: Int, padding p: Int) {
+        let s = width + 2 * p, plane = (height + 2 * p) * s, planes = channels * n
+        (d + planes * plane).update(repeating: 0, count: 32)
+        guard p > 0 else { return }
+        for i in 0..<planes {
+            let base = d + i * plane
+            base.update(repeating: 0, count: p * s + p)                       // top rows, left of row 0
+            for y in 0..<(height - 1) {
+                (base + (p + y) * s + p + width).update(repeating: 0, count: 2 * p)   // right of y, left of y + 1
+            }
+            (base + (p + height - 1) * s + p + width).update(repeating: 0, count: p + p * s)   // right of the last row, bottom rows
+        }
     }
 }

@@ -46,8 +46,8 @@ public func removeLines(_ mask: inout GrayImage, settings: LineRemovalSettings) 
 /// y-1...y+1 (or the column band, for vertical lines), at least 3/4 of the positions within
 /// `reach` on either side hold ink. A long path can wander off a line into a digit touching it
 /// and back; this keeps such excursions, since a digit's stroke leaves the line's band.
-/// The plain statement of the rule: the pipeline uses `straightDown` (precomputed bands), and a
-/// test checks that the two agree.
+/// The plain statement of the rule: the pipeline slides a window of band counts down the mask
+/// (`straightNeed`, `slideStraightnessWindow`), and a test checks that the two agree.
 @inline(__always)
 func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int,
                             vertical: Bool, reach: Int) -> Bool {
@@ -73,42 +73,68 @@ func straightAcross(_ mask: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x
     return covered * 4 >= total * 3
 }
 
-/// `straightAcross(mask, w, h, x, y, vertical: true, reach:)` from the mask's row bands
-/// (`band[i]` = OR of the cell and its clipped left and right neighbours).
+/// `straightAcross(mask, w, h, x, y, vertical: true, reach:)` for a whole row at once: the
+/// rule holds at (x, y) when `window[x]`, the number of rows within `reach` of y (clipped to the
+/// mask) whose band (`band[i]` = OR of the cell and its clipped left and right neighbours) holds
+/// ink at x, is at least `straightNeed(y, ...)`. The window slides one row at a time
+/// (`slideStraightnessWindow`), so each test is O(1) instead of a loop over 2 * reach + 1 rows.
 @inline(__always)
-func straightDown(_ band: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int, _ x: Int, _ y: Int, reach: Int) -> Bool {
-    var covered = 0, total = 0
-    for yy in max(0, y - reach)...min(h - 1, y + reach) {
-        total += 1
-        if band[yy * w + x] != 0 { covered += 1 }
+func straightNeed(_ y: Int, height h: Int, reach: Int) -> UInt8 {
+    let total = min(h - 1, y + reach) - max(0, y - reach) + 1
+    // covered * 4 >= total * 3  <=>  covered >= ceil(3 * total / 4)
+    return UInt8(truncatingIfNeeded: (3 * total + 3) / 4)
+}
+
+/// Sets `window` (`w` counts) to the band rows around the bottom row, `h - 1` (see `straightNeed`).
+@inline(__always)
+func startStraightnessWindow(_ window: UnsafeMutablePointer<UInt8>, band: UnsafePointer<UInt8>, _ w: Int, _ h: Int, reach: Int) {
+    window.update(repeating: 0, count: w)
+    for yy in max(0, h - 1 - reach)..<h {
+        let r = band + yy * w
+        for x in 0..<w { window[x] &+= r[x] != 0 ? 1 : 0 }
     }
-    return covered * 4 >= total * 3
+}
+
+/// Moves `window` from the rows around `y` to those around `y - 1`.
+@inline(__always)
+func slideStraightnessWindow(_ window: UnsafeMutablePointer<UInt8>, band: UnsafePointer<UInt8>, _ w: Int, _ h: Int, y: Int, reach: Int) {
+    let enter = y - 1 - reach, leave = y + reach
+    if enter >= 0 {
+        let r = band + enter * w
+        for x in 0..<w { window[x] &+= r[x] != 0 ? 1 : 0 }
+    }
+    if leave <= h - 1 {
+        let r = band + leave * w
+        for x in 0..<w { window[x] &-= r[x] != 0 ? 1 : 0 }
+    }
 }
 
 /// Marks (`marks[i] |= bit`) the ink cells of a row-major `width x height` mask that lie on a
 /// path of at least `long` cells advancing one row per step (8-connected through ink; straight
 /// down through background at `gapCost` per cell) and pass `straightAcross`. `forward` holds
-/// `width * height`, the rows `width` values each.
+/// `width * height`, the rows `width` values each; `band` `width * height` bytes and `window`
+/// `width` bytes are scratch.
 /// Path lengths never exceed the number of rows, so with fewer than 32767 rows they are
 /// counted in Int16 (signed 16-bit max and compare vectorise on baseline x86-64; unsigned
 /// ones do not), otherwise in UInt16; the values are the same either way.
 private func markVerticalPaths(_ p: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, long: Int,
                                gapCost: UInt16, forward fwd: UnsafeMutablePointer<UInt16>,
                                rowA a: UnsafeMutablePointer<UInt16>, rowB b: UnsafeMutablePointer<UInt16>,
-                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>) {
+                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>,
+                               window: UnsafeMutablePointer<UInt8>) {
     if h < Int(Int16.max) {
         let n = w * h
         fwd.withMemoryRebound(to: Int16.self, capacity: n) { f in
             a.withMemoryRebound(to: Int16.self, capacity: w) { ra in
                 b.withMemoryRebound(to: Int16.self, capacity: w) { rb in
                     markVerticalPathsIn(p, width: w, height: h, long: long, gapCost: Int16(gapCost), forward: f,
-                                      rowA: ra, rowB: rb, marks: marks, bit: bit, band: band)
+                                      rowA: ra, rowB: rb, marks: marks, bit: bit, band: band, window: window)
                 }
             }
         }
     } else {
         markVerticalPathsIn(p, width: w, height: h, long: long, gapCost: gapCost, forward: fwd,
-                          rowA: a, rowB: b, marks: marks, bit: bit, band: band)
+                          rowA: a, rowB: b, marks: marks, bit: bit, band: band, window: window)
     }
 }
 
@@ -116,9 +142,11 @@ private func markVerticalPaths(_ p: UnsafeMutablePointer<UInt8>, width w: Int, h
 private func markVerticalPathsIn<T: FixedWidthInteger>(_ p: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, long: Int,
                                gapCost: T, forward fwd: UnsafeMutablePointer<T>,
                                rowA a0: UnsafeMutablePointer<T>, rowB b0: UnsafeMutablePointer<T>,
-                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>) {
+                               marks: UnsafeMutablePointer<UInt8>, bit: UInt8, band: UnsafeMutablePointer<UInt8>,
+                               window: UnsafeMutablePointer<UInt8>) {
     guard w >= 2, h >= 1 else { return }
     var a = a0, b = b0
+    let reach = 4
     // Each cell's row band for `straightAcross(vertical: true)`: the OR of the cell and its
     // left and right neighbours (clipped at the edges), computed once instead of per test.
     for y in 0..<h {
@@ -143,21 +171,55 @@ private func markVerticalPathsIn<T: FixedWidthInteger>(_ p: UnsafeMutablePointer
         here[w - 1] = step(row[w - 1] != 0, above[w - 1], max(above[w - 1], above[w - 2]))
     }
     // Bottom up with two rolling rows; a cell on ink whose paths up and down add to `long`
-    // is on a line.
+    // (b[x] - 1 is the path below, exclusive; here[x] the path above, inclusive) and that
+    // passes the straightness rule is on a line. Branch-free, so it vectorises.
+    let limit = Int32(clamping: long + 1)
+    startStraightnessWindow(window, band: band, w, h, reach: reach)
     for x in 0..<w { a[x] = 0 }
     for y in stride(from: h - 1, through: 0, by: -1) {
-        let row = p + y * w, here = fwd + y * w
+        let row = p + y * w, here = fwd + y * w, out = marks + y * w
         b[0] = step(row[0] != 0, a[0], max(a[0], a[1]))
         for x in 1..<(w - 1) { b[x] = step(row[x] != 0, a[x], max(a[x], max(a[x - 1], a[x + 1]))) }
         b[w - 1] = step(row[w - 1] != 0, a[w - 1], max(a[w - 1], a[w - 2]))
-        for x in 0..<w where row[x] != 0 {
-            // b[x] - 1 is the path below (exclusive); here[x] the path above (inclusive).
-            if Int(here[x]) + Int(b[x]) - 1 >= long && straightDown(band, w, h, x, y, reach: 4) {
-                marks[y * w + x] |= bit
-            }
+        let need = straightNeed(y, height: h, reach: reach)
+        var x = 0
+        if T.self == Int16.self && h < 16383 {
+            // 16 cells at a time; the two path lengths add up to at most 2h < 32767
+            x = markRowInt16(here: UnsafeRawPointer(here), below: UnsafeRawPointer(b), window: window, row: row, out: out,
+                             width: w, limit: Int16(clamping: limit), need: need, bit: bit)
         }
+        while x < w {
+            let onLine = Int32(truncatingIfNeeded: here[x]) &+ Int32(truncatingIfNeeded: b[x]) >= limit && window[x] >= need
+            out[x] |= onLine && row[x] != 0 ? bit : 0
+            x += 1
+        }
+        if y > 0 { slideStraightnessWindow(window, band: band, w, h, y: y, reach: reach) }
         swap(&a, &b)
     }
+}
+
+/// `out[x] |= bit` where `row[x]` is ink, `here[x] + below[x] >= limit` (Int16 path lengths,
+/// their sum below 32767) and `window[x] >= need`, for the whole groups of 16 cells of a row;
+/// returns where it stopped.
+@inline(__always)
+private func markRowInt16(here: UnsafeRawPointer, below: UnsafeRawPointer, window: UnsafeMutablePointer<UInt8>,
+                          row: UnsafeMutablePointer<UInt8>, out: UnsafeMutablePointer<UInt8>, width w: Int,
+                          limit: Int16, need: UInt8, bit: UInt8) -> Int {
+    let lim = SIMD16<Int16>(repeating: limit), needs = SIMD16<UInt8>(repeating: need)
+    let bits = SIMD16<UInt8>(repeating: bit), none = SIMD16<UInt8>(repeating: 0)
+    var x = 0
+    while x + 16 <= w {
+        let length = here.loadUnaligned(fromByteOffset: 2 * x, as: SIMD16<Int16>.self)
+            &+ below.loadUnaligned(fromByteOffset: 2 * x, as: SIMD16<Int16>.self)
+        let long = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int16>(repeating: 0).replacing(with: -1, where: length .>= lim))
+        let ink = UnsafeRawPointer(row + x).loadUnaligned(as: SIMD16<UInt8>.self)
+        let straight = UnsafeRawPointer(window + x).loadUnaligned(as: SIMD16<UInt8>.self)
+        let add = none.replacing(with: bits, where: (ink .!= none) .& (straight .>= needs)) & long
+        let o = UnsafeMutableRawPointer(out + x)
+        o.storeBytes(of: o.loadUnaligned(as: SIMD16<UInt8>.self) | add, as: SIMD16<UInt8>.self)
+        x += 16
+    }
+    return x
 }
 
 /// The grayscale picture a mask was thresholded from, to tell ink from ruling by how dark it is:
@@ -194,30 +256,117 @@ public struct LineInkContrast {
 
 }
 
-/// `out[x * rows + y] = src[y * columns + x]` (or `|=` with `merging`), in 16x16 tiles so both
-/// sides stay in cache.
-@inline(__always)
+/// `out[x * rows + y] = src[y * columns + x]` (or `|=` with `merging`): 8x8 blocks of bytes
+/// transposed in registers (three rounds of swapping halves of 2x2 blocks, as 64-bit words),
+/// the edges that do not fill a block one byte at a time.
 private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>,
                        merging: Bool = false) {
+    if merging {
+        transposeBlocks(src, rows: rows, columns: columns, into: out, merging: true)
+    } else {
+        transposeBlocks(src, rows: rows, columns: columns, into: out, merging: false)
+    }
+}
+
+@inline(__always)
+private func transposeBlocks(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: Int, into out: UnsafeMutablePointer<UInt8>,
+                             merging: Bool) {
+    @inline(__always) func swapHalves(_ a: inout UInt64, _ b: inout UInt64, _ shift: UInt64, _ mask: UInt64) {
+        let t = ((a >> shift) ^ b) & mask
+        b ^= t
+        a ^= t << shift
+    }
+    let fullRows = rows & ~7, fullColumns = columns & ~7
+    let s = UnsafeRawPointer(src), o = UnsafeMutableRawPointer(out)
     var y0 = 0
-    while y0 < rows {
-        let y1 = min(rows, y0 + 16)
+    while y0 < fullRows {
         var x0 = 0
-        while x0 < columns {
-            let x1 = min(columns, x0 + 16)
-            if merging {
-                for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] |= src[y * columns + x] } }
-            } else {
-                for y in y0..<y1 { for x in x0..<x1 { out[x * rows + y] = src[y * columns + x] } }
+        while x0 < fullColumns {
+            let at = y0 * columns + x0
+            var r0 = s.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            var r1 = s.loadUnaligned(fromByteOffset: at + columns, as: UInt64.self)
+            var r2 = s.loadUnaligned(fromByteOffset: at + 2 * columns, as: UInt64.self)
+            var r3 = s.loadUnaligned(fromByteOffset: at + 3 * columns, as: UInt64.self)
+            var r4 = s.loadUnaligned(fromByteOffset: at + 4 * columns, as: UInt64.self)
+            var r5 = s.loadUnaligned(fromByteOffset: at + 5 * columns, as: UInt64.self)
+            var r6 = s.loadUnaligned(fromByteOffset: at + 6 * columns, as: UInt64.self)
+            var r7 = s.loadUnaligned(fromByteOffset: at + 7 * columns, as: UInt64.self)
+            let m1: UInt64 = 0x00FF_00FF_00FF_00FF, m2: UInt64 = 0x0000_FFFF_0000_FFFF, m4: UInt64 = 0x0000_0000_FFFF_FFFF
+            swapHalves(&r0, &r1, 8, m1); swapHalves(&r2, &r3, 8, m1); swapHalves(&r4, &r5, 8, m1); swapHalves(&r6, &r7, 8, m1)
+            swapHalves(&r0, &r2, 16, m2); swapHalves(&r1, &r3, 16, m2); swapHalves(&r4, &r6, 16, m2); swapHalves(&r5, &r7, 16, m2)
+            swapHalves(&r0, &r4, 32, m4); swapHalves(&r1, &r5, 32, m4); swapHalves(&r2, &r6, 32, m4); swapHalves(&r3, &r7, 32, m4)
+            // r_j is column x0 + j, rows y0 ..< y0 + 8
+            let to = x0 * rows + y0
+            @inline(__always) func put(_ v: UInt64, _ j: Int) {
+                let offset = to + j * rows
+                if merging {
+                    o.storeBytes(of: o.loadUnaligned(fromByteOffset: offset, as: UInt64.self) | v, toByteOffset: offset, as: UInt64.self)
+                } else {
+                    o.storeBytes(of: v, toByteOffset: offset, as: UInt64.self)
+                }
             }
-            x0 = x1
+            put(r0, 0); put(r1, 1); put(r2, 2); put(r3, 3); put(r4, 4); put(r5, 5); put(r6, 6); put(r7, 7)
+            x0 += 8
         }
-        y0 = y1
+        y0 += 8
+    }
+    // right edge (columns past the last full block) of the full rows, then the bottom rows
+    for y in 0..<fullRows {
+        for x in fullColumns..<columns {
+            if merging { out[x * rows + y] |= src[y * columns + x] } else { out[x * rows + y] = src[y * columns + x] }
+        }
+    }
+    for y in fullRows..<rows {
+        for x in 0..<columns {
+            if merging { out[x * rows + y] |= src[y * columns + x] } else { out[x * rows + y] = src[y * columns + x] }
+        }
     }
 }
 
 /// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
-@inline(__always) private func strong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
+/// (v + 1 is 0 or 2 exactly for 255 and 1: one compare, no branch.)
+@inline(__always) private func strong(_ v: UInt8) -> Bool { (v &+ 1) & 0xFD == 0 }
+
+/// A buffer kept between frames, grown (never shrunk) on demand; contents unspecified after growing.
+private struct Scratch<T> {
+    private(set) var pointer: UnsafeMutablePointer<T>
+    private(set) var capacity = 0
+    init() { pointer = .allocate(capacity: 1) }
+    mutating func reserve(_ n: Int, zero: T) {
+        guard n > capacity else { return }
+        pointer.deallocate()
+        pointer = .allocate(capacity: n)
+        pointer.initialize(repeating: zero, count: n)
+        capacity = n
+    }
+    func free() { pointer.deallocate() }
+}
+
+/// The local mean of the picture around pixel (x, y): the window mean at the centre of its 8x8
+/// tile, taken once per tile (the window is several tiles wide) and cached in `tiles`
+/// (-1 = not yet taken).
+private struct TileMeans {
+    let contrast: LineInkContrast
+    let tiles: UnsafeMutablePointer<Int32>
+    let tilesAcross: Int, width: Int, height: Int
+
+    @inline(__always) func mean(_ x: Int, _ y: Int) -> Int {
+        let i = (y >> 3) * tilesAcross + (x >> 3)
+        var v = tiles[i]
+        if v < 0 {
+            let (sum, count) = contrast.window(min(width - 1, (x & ~7) + 4), min(height - 1, (y & ~7) + 4), width: width, height: height)
+            v = Int32(sum / max(1, count))
+            tiles[i] = v
+        }
+        return Int(v)
+    }
+
+    /// Contrast of gray value `g` against mean `mean`, relative to it, in 1/64ths, 0...255.
+    @inline(__always) func level(_ g: UInt8, _ mean: Int) -> Int {
+        let d = contrast.darkInk ? mean - Int(g) : Int(g) - mean
+        return d <= 0 || mean <= 0 ? 0 : min(255, d * 64 / mean)
+    }
+}
 
 /// Line removal with buffers kept between frames (one per thread).
 ///
@@ -225,17 +374,25 @@ private func transpose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, columns: I
 /// of the pixels, which also bridges one-pixel gaps; pixels of the full mask in a block on a
 /// line are then removed if the ink across the line is thin there.
 public final class LineRemover {
-    private var pooled: [UInt8] = []      // 2x2 OR of the mask
-    private var forward: [UInt16] = []    // per pooled cell: longest monotone path ending here
-    private var marks: [UInt8] = []       // per pooled cell: 1 = on a horizontal line, 2 = vertical
-    private var transposedStore: [UInt8] = [], transposedMarkStore: [UInt8] = []
-    private var lineA: [UInt16] = [], lineB: [UInt16] = []
-    private var bandStore: [UInt8] = []   // per pooled cell: see `markVerticalPaths`
-    private var thickness: [UInt16] = []   // per mask pixel on a line: `across` (see `remove`)
-    private var levels: [Int] = []         // contrast histogram by thickness (see `remove`)
-    private var tileMeans: [Int32] = []    // window mean per 8x8 tile, -1 = not yet taken
+    private var pooled = Scratch<UInt8>()       // 2x2 OR of the mask
+    private var forward = Scratch<UInt16>()     // per pooled cell: longest monotone path ending here
+    private var marks = Scratch<UInt8>()        // per pooled cell: 1 = on a horizontal line, 2 = vertical
+    private var transposed = Scratch<UInt8>(), transposedMarks = Scratch<UInt8>()
+    private var lineA = Scratch<UInt16>(), lineB = Scratch<UInt16>()
+    private var band = Scratch<UInt8>()         // per pooled cell: see `markVerticalPaths`
+    private var window = Scratch<UInt8>()       // per pooled column: see `markVerticalPaths`
+    private var cells = Scratch<Int32>()        // marked pooled cells: (row, column) pairs, in order
+    private var thickness = Scratch<UInt16>()   // per mask pixel on a line: `across` (see `remove`)
+    private var levels = Scratch<Int>()         // contrast histogram by thickness (see `remove`)
+    private var tileMeans = Scratch<Int32>()    // window mean per 8x8 tile, -1 = not yet taken
 
     public init() {}
+
+    deinit {
+        pooled.free(); forward.free(); marks.free(); transposed.free(); transposedMarks.free()
+        lineA.free(); lineB.free(); band.free(); window.free(); cells.free(); thickness.free()
+        levels.free(); tileMeans.free()
+    }
 
     /// `keepWeakInk`: leave weak pixels that are not on a line in the mask (for hysteresis
     /// labelling) instead of clearing them all. `contrast`: the picture behind the mask; line
@@ -247,144 +404,58 @@ public final class LineRemover {
         precondition(mask.count >= w * h)
         let n = w * h
         let pw = w / 2, ph = h / 2, pn = pw * ph
+        let m = mask.baseAddress!
         guard pw > 2, ph > 2 else {
-            if !keepWeakInk { for i in 0..<n where mask[i] != 255 { mask[i] = 0 } }
+            if !keepWeakInk { clearWeakInk(m, count: n) }
             return 0
         }
-        if pooled.count < pn {
-            pooled = [UInt8](repeating: 0, count: pn); marks = pooled
-            transposedStore = pooled; transposedMarkStore = pooled
-            forward = [UInt16](repeating: 0, count: pn)
-        }
-        if bandStore.count < pn { bandStore = [UInt8](repeating: 0, count: pn) }
-        if thickness.count < n { thickness = [UInt16](repeating: 0, count: n) }
-        let tilesAcross = (w + 7) / 8, tileCount = tilesAcross * ((h + 7) / 8)
-        if contrast != nil {
-            if tileMeans.count < tileCount { tileMeans = [Int32](repeating: -1, count: tileCount) }
-            tileMeans.withUnsafeMutableBufferPointer { t in for i in 0..<tileCount { t[i] = -1 } }
-        }
-        if contrast != nil && levels.count < (settings.maximumThickness + 2) * 256 {
-            levels = [Int](repeating: 0, count: (settings.maximumThickness + 2) * 256)
-        }
+        pooled.reserve(pn, zero: 0); marks.reserve(pn, zero: 0)
+        transposed.reserve(pn, zero: 0); transposedMarks.reserve(pn, zero: 0)
+        forward.reserve(pn, zero: 0); band.reserve(pn, zero: 0)
+        cells.reserve(2 * pn, zero: 0)
+        thickness.reserve(n, zero: 0)
         let side = max(pw, ph)
-        if lineA.count < side + 2 { lineA = [UInt16](repeating: 0, count: side + 2); lineB = lineA }
+        lineA.reserve(side + 2, zero: 0); lineB.reserve(side + 2, zero: 0); window.reserve(side + 2, zero: 0)
         let thin = settings.maximumThickness
+        var means: TileMeans?
+        if let contrast {
+            let tilesAcross = (w + 7) / 8, tileCount = tilesAcross * ((h + 7) / 8)
+            tileMeans.reserve(tileCount, zero: -1)
+            tileMeans.pointer.update(repeating: -1, count: tileCount)
+            levels.reserve((thin + 2) * 256, zero: 0)
+            means = TileMeans(contrast: contrast, tiles: tileMeans.pointer, tilesAcross: tilesAcross, width: w, height: h)
+        }
         // Lengths in pooled cells; a background cell on a path costs 2 cells (4 pixels).
         let longH = (settings.minimumHorizontalLength + 1) / 2, longV = (settings.minimumVerticalLength + 1) / 2
         let gapCost = UInt16(2)
-        var removed = 0
-        let m = mask.baseAddress!
-        transposedStore.withUnsafeMutableBufferPointer { transposed in
-        transposedMarkStore.withUnsafeMutableBufferPointer { transposedMarks in
-        pooled.withUnsafeMutableBufferPointer { pb in
-        forward.withUnsafeMutableBufferPointer { fb in
-        marks.withUnsafeMutableBufferPointer { kb in
-        lineA.withUnsafeMutableBufferPointer { ab in
-        lineB.withUnsafeMutableBufferPointer { bb in
-        thickness.withUnsafeMutableBufferPointer { thicknessBuffer in
-        levels.withUnsafeMutableBufferPointer { levelBuffer in
-        tileMeans.withUnsafeMutableBufferPointer { tileBuffer in
-        bandStore.withUnsafeMutableBufferPointer { bandBuffer in
-            let p = pb.baseAddress!, fwd = fb.baseAddress!, mark = kb.baseAddress!
-            let tiles = tileBuffer.baseAddress
-            // The picture's local mean around pixel (x, y): the window mean at the centre of its
-            // 8x8 tile, taken once per tile (the window is several tiles wide).
-            @inline(__always) func localMean(_ x: Int, _ y: Int) -> Int {
-                let i = (y >> 3) * tilesAcross + (x >> 3)
-                var v = tiles![i]
-                if v < 0 {
-                    let (sum, count) = contrast!.window(min(w - 1, (x & ~7) + 4), min(h - 1, (y & ~7) + 4), width: w, height: h)
-                    v = Int32(sum / max(1, count))
-                    tiles![i] = v
-                }
-                return Int(v)
-            }
-            // Contrast of gray value `g` against mean `mean`, relative to it, in 1/64ths, 0...255.
-            @inline(__always) func level(_ g: UInt8, _ mean: Int) -> Int {
-                let d = contrast!.darkInk ? mean - Int(g) : Int(g) - mean
-                return d <= 0 || mean <= 0 ? 0 : min(255, d * 64 / mean)
-            }
-            let a = ab.baseAddress!, b = bb.baseAddress!
-            for py in 0..<ph {
-                let r0 = m + 2 * py * w, r1 = r0 + w
-                let out = p + py * pw
-                for px in 0..<pw {
-                    out[px] = r0[2 * px] | r0[2 * px + 1] | r1[2 * px] | r1[2 * px + 1]
-                }
-            }
-            for i in 0..<pn { mark[i] = 0 }
+        let p = pooled.pointer, mark = marks.pointer
+        poolMask(m, width: w, pooledWidth: pw, pooledHeight: ph, into: p)
+        mark.update(repeating: 0, count: pn)
 
-            // Vertical lines on the pooled mask as it is; horizontal lines as vertical lines of
-            // its transpose, so both sweeps read memory in order.
-            markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
-                              forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2, band: bandBuffer.baseAddress!)
-            let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
-            transpose(p, rows: ph, columns: pw, into: pt)
-            for i in 0..<pn { mt[i] = 0 }
-            markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
-                              forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
-            transpose(mt, rows: pw, columns: ph, into: mark, merging: true)
+        // Vertical lines on the pooled mask as it is; horizontal lines as vertical lines of
+        // its transpose, so both sweeps read memory in order.
+        markVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
+                          forward: forward.pointer, rowA: lineA.pointer, rowB: lineB.pointer, marks: mark, bit: 2,
+                          band: band.pointer, window: window.pointer)
+        let pt = transposed.pointer, mt = transposedMarks.pointer
+        transpose(p, rows: ph, columns: pw, into: pt)
+        mt.update(repeating: 0, count: pn)
+        markVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
+                          forward: forward.pointer, rowA: lineA.pointer, rowB: lineB.pointer, marks: mt, bit: 1,
+                          band: band.pointer, window: window.pointer)
+        transpose(mt, rows: pw, columns: ph, into: mark, merging: true)
 
-            // Thickness across the line at a strong pixel in a marked block: the shorter of the
-            // applicable runs (vertical for horizontal lines, horizontal for vertical ones),
-            // counted up to thin + 1.
-            @inline(__always) func across(_ x: Int, _ y: Int, _ k: UInt8) -> Int {
-                var best = thin + 1
-                if k & 1 != 0 {
-                    var len = 1, yy = y - 1
-                    while yy >= 0 && strong(m[yy * w + x]) && len <= thin { len += 1; yy -= 1 }
-                    yy = y + 1
-                    while yy < h && strong(m[yy * w + x]) && len <= thin { len += 1; yy += 1 }
-                    best = min(best, len)
-                }
-                if k & 2 != 0 {
-                    let row = y * w
-                    var len = 1, xx = x - 1
-                    while xx >= 0 && strong(m[row + xx]) && len <= thin { len += 1; xx -= 1 }
-                    xx = x + 1
-                    while xx < w && strong(m[row + xx]) && len <= thin { len += 1; xx += 1 }
-                    best = min(best, len)
-                }
-                return best
-            }
-            // The lines' own thickness: the median of that over all marked ink (mostly line
-            // pixels). Strokes thicker than the lines (by more than a pixel) are kept even
-            // where they run along a line.
-            // Only blocks on lines are visited (a small part of the image); the last row or
-            // column of an odd-sized mask belongs to the block before it.
-            // Each strong pixel's thickness is kept in `thickness` for the removal below: that
-            // pass used to measure it again, on a mask whose removed pixels were marked 1 (still
-            // strong) and weak ones 2 (still not strong), so the measurement is the same.
-            var histogram = [Int](repeating: 0, count: thin + 2)
-            // Contrast levels by thickness (row t: pixels t thick across), of every eighth pixel
-            // thin enough to be removed at all: enough for a median.
-            let levelHist = levelBuffer.baseAddress
-            if contrast != nil { for i in 0..<((thin + 2) * 256) { levelHist![i] = 0 } }
-            var sampled = 0
-            var markedInk = 0
-            let across8 = thicknessBuffer.baseAddress!
-            histogram.withUnsafeMutableBufferPointer { hb in
-                let hist = hb.baseAddress!
-                for py in 0..<ph {
-                    let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
-                    for px in 0..<pw {
-                        let k = mark[py * pw + px]
-                        if k == 0 { continue }
-                        let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
-                        for y in y0..<y1 {
-                            for x in x0..<x1 where m[y * w + x] == 255 {
-                                let t = across(x, y, k)
-                                across8[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
-                                hist[t] += 1; markedInk += 1
-                                if let c = contrast, t <= thin {
-                                    if sampled & 7 == 0 { levelHist![t * 256 + level(c.gray[y * w + x], localMean(x, y))] += 1 }
-                                    sampled += 1
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let cellCount = listMarkedCells(mark, pooledWidth: pw, pooledHeight: ph, into: cells.pointer)
+        // The lines' own thickness: the median thickness across of all marked ink (mostly line
+        // pixels). Strokes thicker than the lines (by more than a pixel) are kept even where
+        // they run along a line.
+        let (cut, keepLevel) = withUnsafeTemporaryAllocation(of: Int.self, capacity: thin + 2) { hb in
+            let histogram = hb.baseAddress!
+            histogram.initialize(repeating: 0, count: thin + 2)
+            let markedInk = measureThickness(m, width: w, height: h, pooledWidth: pw, pooledHeight: ph, marks: mark,
+                                             cells: cells.pointer, cellCount: cellCount, thin: thin,
+                                             thickness: thickness.pointer, histogram: histogram,
+                                             levels: means == nil ? nil : levels.pointer, means: means)
             var median = 0, seen = 0
             while median <= thin && seen * 2 < markedInk { seen += histogram[median]; median += 1 }
             let cut = min(thin, max(1, median))   // median + 1: the loop ends one past it
@@ -393,50 +464,203 @@ public final class LineRemover {
             // to the thickness rule.
             var keepLevel = 256
             if let c = contrast {
+                let levelHist = levels.pointer
                 var count = 0
-                for t in 0...cut { for l in 0..<256 { count += levelHist![t * 256 + l] } }
+                for t in 0...cut { for l in 0..<256 { count += levelHist[t * 256 + l] } }
                 if count >= 8 {
                     var seenLevels = 0, lineLevel = 0
                     while lineLevel < 255 {
-                        for t in 0...cut { seenLevels += levelHist![t * 256 + lineLevel] }
+                        for t in 0...cut { seenLevels += levelHist[t * 256 + lineLevel] }
                         if seenLevels * 2 >= count { break }
                         lineLevel += 1
                     }
                     keepLevel = max(Int(Float(lineLevel) * c.keepRatio), lineLevel + 6)
                 }
             }
-
-            // Removal in marked blocks: weak ink goes; strong ink goes where it is no thicker
-            // across than the lines (as measured above, before anything changed).
-            for py in 0..<ph {
-                let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
-                for px in 0..<pw {
-                    if mark[py * pw + px] == 0 { continue }
-                    let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
-                    // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean.
-                    let mean = keepLevel > 255 ? 0 : localMean(x0, y0)
-                    let darkInk = contrast?.darkInk ?? true
-                    let need = keepLevel * mean
-                    for y in y0..<y1 {
-                        for x in x0..<x1 {
-                            let o = y * w + x
-                            let v = m[o]
-                            if v == 0 { continue }
-                            if v == 255 {
-                                if Int(across8[o]) <= cut
-                                    && (keepLevel > 255 || (darkInk ? mean - Int(contrast!.gray[o]) : Int(contrast!.gray[o]) - mean) * 64 < need) {
-                                    removed += 1; m[o] = 0
-                                }
-                            } else {
-                                if v == 1 { removed += 1 }
-                                m[o] = 0
-                            }
-                        }
-                    }
-                }
-            }
-            if !keepWeakInk { for i in 0..<n where m[i] != 255 { m[i] = 0 } }
-        }}}}}}}}}}}
+            return (cut, keepLevel)
+        }
+        let removed = removeMarked(m, width: w, height: h, pooledWidth: pw, pooledHeight: ph,
+                                   cells: cells.pointer, cellCount: cellCount, thickness: thickness.pointer,
+                                   cut: cut, keepLevel: keepLevel, means: means)
+        if !keepWeakInk { clearWeakInk(m, count: n) }
         return removed
     }
+}
+
+/// Every value but 255 becomes 0.
+private func clearWeakInk(_ m: UnsafeMutablePointer<UInt8>, count n: Int) {
+    for i in 0..<n { m[i] = m[i] == 255 ? 255 : 0 }
+}
+
+/// `out[py * pw + px]` = OR of the 2x2 block at (2px, 2py) of the `w`-wide mask (odd last rows
+/// and columns are left out: they belong to the block before them when lines are removed).
+@inline(never)
+private func poolMask(_ m: UnsafeMutablePointer<UInt8>, width w: Int, pooledWidth pw: Int, pooledHeight ph: Int,
+                      into p: UnsafeMutablePointer<UInt8>) {
+    for py in 0..<ph {
+        let r0 = UnsafeRawPointer(m + 2 * py * w), r1 = r0 + w
+        let out = p + py * pw
+        var px = 0
+        while px + 16 <= pw {
+            // byte pairs as 16-bit lanes: the OR of a lane's two bytes is its cell (no byte
+            // shuffles, which Swift's evenHalf/oddHalf do one lane at a time through memory)
+            let v = r0.loadUnaligned(fromByteOffset: 2 * px, as: SIMD16<UInt16>.self)
+                | r1.loadUnaligned(fromByteOffset: 2 * px, as: SIMD16<UInt16>.self)
+            UnsafeMutableRawPointer(out + px).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: v | (v &>> 8)), as: SIMD16<UInt8>.self)
+            px += 16
+        }
+        let q0 = r0.assumingMemoryBound(to: UInt8.self), q1 = r1.assumingMemoryBound(to: UInt8.self)
+        while px < pw {
+            out[px] = q0[2 * px] | q0[2 * px + 1] | q1[2 * px] | q1[2 * px + 1]
+            px += 1
+        }
+    }
+}
+
+/// The marked cells of the pooled mask in row-major order, as (row, column) pairs; their count.
+/// Eight cells are tested at a time: most of the mask is not on a line.
+@inline(never)
+private func listMarkedCells(_ mark: UnsafeMutablePointer<UInt8>, pooledWidth pw: Int, pooledHeight ph: Int,
+                             into cells: UnsafeMutablePointer<Int32>) -> Int {
+    var count = 0
+    for py in 0..<ph {
+        let row = mark + py * pw, r = UnsafeRawPointer(row)
+        var px = 0
+        while px + 8 <= pw {
+            var bits = r.loadUnaligned(fromByteOffset: px, as: UInt64.self)
+            while bits != 0 {
+                let j = bits.trailingZeroBitCount >> 3
+                cells[2 * count] = Int32(truncatingIfNeeded: py); cells[2 * count + 1] = Int32(truncatingIfNeeded: px + j)
+                count += 1
+                bits &= ~(UInt64(0xFF) << UInt64(8 * j))
+            }
+            px += 8
+        }
+        while px < pw {
+            if row[px] != 0 {
+                cells[2 * count] = Int32(truncatingIfNeeded: py); cells[2 * count + 1] = Int32(truncatingIfNeeded: px)
+                count += 1
+            }
+            px += 1
+        }
+    }
+    return count
+}
+
+/// Thickness across the line at each strong pixel of the marked cells: the shorter of the
+/// applicable runs of strong pixels through it (vertical for horizontal lines, horizontal for
+/// vertical ones), counted up to thin + 1, kept in `thickness` and counted in `histogram`.
+/// With `means`, the contrast levels of every eighth pixel thin enough to be removed at all go
+/// into `levels` by thickness (row t: pixels t thick across). Returns the number of pixels
+/// measured. The last row or column of an odd-sized mask belongs to the cell before it.
+@inline(never)
+private func measureThickness(_ m: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int,
+                              pooledWidth pw: Int, pooledHeight ph: Int, marks mark: UnsafeMutablePointer<UInt8>,
+                              cells: UnsafeMutablePointer<Int32>, cellCount: Int, thin: Int,
+                              thickness: UnsafeMutablePointer<UInt16>, histogram: UnsafeMutablePointer<Int>,
+                              levels: UnsafeMutablePointer<Int>?, means: TileMeans?) -> Int {
+    // Runs are counted over a fixed `thin` steps each way, a step counting while every pixel
+    // so far was strong (written branch-free, though LLVM turns it back into a loop that
+    // exits early; `across3` below is the fast case). With u and d the runs on either side,
+    // the original's capped loops give min(1 + u + d, thin + 1).
+    @inline(__always) func run(_ q: UnsafeMutablePointer<UInt8>, step: Int, available: Int) -> Int {
+        var alive = 1, count = 0
+        for i in 1...max(1, thin) {
+            let inside = i <= available
+            let v = q[inside ? i * step : 0]
+            alive &= inside && strong(v) ? 1 : 0
+            count += alive
+        }
+        return count
+    }
+    @inline(__always) func bit(_ v: UInt8) -> Int { strong(v) ? 1 : 0 }
+    // thin == 3 (the default up to 720-pixel working images), away from the edges: the runs
+    // unrolled, three loads each way and no branch.
+    @inline(__always) func run3(_ q: UnsafeMutablePointer<UInt8>, _ step: Int) -> Int {
+        let a = bit(q[step]), b = a & bit(q[2 * step]), c = b & bit(q[3 * step])
+        return a + b + c
+    }
+    @inline(__always) func across3(_ x: Int, _ y: Int, _ k: UInt8) -> Int {
+        let q = m + (y * w + x)
+        var best = 4
+        if k & 1 != 0 { best = min(best, 1 + run3(q, -w) + run3(q, w)) }
+        if k & 2 != 0 { best = min(best, 1 + run3(q, -1) + run3(q, 1)) }
+        return best
+    }
+    @inline(__always) func across(_ x: Int, _ y: Int, _ k: UInt8) -> Int {
+        if thin == 3 && x >= 3 && x + 3 < w && y >= 3 && y + 3 < h { return across3(x, y, k) }
+        var best = thin + 1
+        let q = m + (y * w + x)
+        if k & 1 != 0 {
+            best = min(best, 1 + run(q, step: -w, available: y) + run(q, step: w, available: h - 1 - y))
+        }
+        if k & 2 != 0 {
+            best = min(best, 1 + run(q, step: -1, available: x) + run(q, step: 1, available: w - 1 - x))
+        }
+        return best
+    }
+    var sampled = 0, markedInk = 0
+    if let levels { levels.update(repeating: 0, count: (thin + 2) * 256) }
+    for c in 0..<cellCount {
+        let py = Int(cells[2 * c]), px = Int(cells[2 * c + 1])
+        let k = mark[py * pw + px]
+        let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
+        let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+        for y in y0..<y1 {
+            for x in x0..<x1 where m[y * w + x] == 255 {
+                let t = across(x, y, k)
+                thickness[y * w + x] = UInt16(truncatingIfNeeded: min(t, 65535))
+                histogram[t] += 1; markedInk += 1
+                if let means, t <= thin {
+                    if sampled & 7 == 0 {
+                        levels![t * 256 + means.level(means.contrast.gray[y * w + x], means.mean(x, y))] += 1
+                    }
+                    sampled += 1
+                }
+            }
+        }
+    }
+    return markedInk
+}
+
+/// Removal in the marked cells: weak ink goes; strong ink goes where it is no thicker across
+/// than `cut` (as measured before anything changed) and, with `means`, its contrast is below
+/// `keepLevel`. Returns the number of strong pixels removed.
+@inline(never)
+private func removeMarked(_ m: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int,
+                          pooledWidth pw: Int, pooledHeight ph: Int,
+                          cells: UnsafeMutablePointer<Int32>, cellCount: Int, thickness: UnsafeMutablePointer<UInt16>,
+                          cut: Int, keepLevel: Int, means: TileMeans?) -> Int {
+    var removed = 0
+    // Branch-free per pixel (the mix of background, weak and strong pixels in a cell does not
+    // predict): a pixel is cleared unless it is strong and kept; strong removals and cleared
+    // 1s (pixels marked in an earlier pass) count. `thickness` is read for every pixel but only
+    // used for strong ones, which `measureThickness` filled.
+    @inline(__always) func sweep(_ c: Int, keep: (Int, Int) -> Bool) {
+        let py = Int(cells[2 * c]), px = Int(cells[2 * c + 1])
+        let y0 = 2 * py, y1 = py == ph - 1 ? h : y0 + 2
+        let x0 = 2 * px, x1 = px == pw - 1 ? w : x0 + 2
+        for y in y0..<y1 {
+            for x in x0..<x1 {
+                let o = y * w + x
+                let v = m[o]
+                let go = v == 255 ? Int(thickness[o]) <= cut && !keep(o, x0) : true
+                removed += (v == 255 && go ? 1 : 0) + (v == 1 ? 1 : 0)
+                m[o] = go ? 0 : v
+            }
+        }
+    }
+    if keepLevel > 255 {
+        for c in 0..<cellCount { sweep(c) { _, _ in false } }
+    } else {
+        // Kept: at least keepLevel, i.e. d * 64 >= keepLevel * mean, d = mean - gray (dark ink)
+        let means = means!, gray = means.contrast.gray.baseAddress!
+        let sign = means.contrast.darkInk ? 1 : -1
+        for c in 0..<cellCount {
+            let py = Int(cells[2 * c]), px = Int(cells[2 * c + 1])
+            let mean = means.mean(2 * px, 2 * py), need = keepLevel * mean
+            sweep(c) { o, _ in sign * (mean - Int(gray[o])) * 64 >= need }
+        }
+    }
+    return removed
 }

@@ -160,15 +160,25 @@ public final class MNISTNormalizer {
             image.pixels.withUnsafeBufferPointer { p in
                 // Four histograms filled in turn, summed after: paper is mostly one gray level,
                 // and consecutive increments of one counter would wait on each other.
+                // (Four samples per step, one per histogram; the count of a row is known.)
+                let perRow = region.width > 0 ? (region.width - 1) / step + 1 : 0
                 var y = region.y
                 while y < region.maxY {
-                    let row = p.baseAddress! + y * image.width
-                    var x = region.x, lane = 0
-                    while x < region.maxX {
-                        hist[lane + Int(row[x])] += 1
-                        lane = (lane + 256) & 1023
-                        total += 1; x += step
+                    let row = p.baseAddress! + y * image.width + region.x
+                    var i = 0, x = 0
+                    while i + 4 <= perRow {
+                        hist[Int(row[x])] += 1
+                        hist[256 + Int(row[x + step])] += 1
+                        hist[512 + Int(row[x + 2 * step])] += 1
+                        hist[768 + Int(row[x + 3 * step])] += 1
+                        i += 4; x += 4 * step
                     }
+                    var lane = 0
+                    while i < perRow {
+                        hist[lane + Int(row[x])] += 1
+                        lane += 256; i += 1; x += step
+                    }
+                    total += perRow
                     y += step
                 }
             }

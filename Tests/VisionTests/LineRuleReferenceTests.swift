@@ -1,7 +1,7 @@
 import Testing
 @testable import Vision
 
-/// The fast band-based straightness test used by line removal against the plain rule.
+/// The sliding band-count straightness test used by line removal against the plain rule.
 struct LineRuleReferenceTests {
     @Test(arguments: [0.2, 0.5, 0.8])
     func bandBasedStraightnessAgreesWithThePlainRule(density: Double) {
@@ -17,14 +17,20 @@ struct LineRuleReferenceTests {
                 band[y * w + x] = any
             }
         }
+        var window = [UInt8](repeating: 0, count: w)
         mask.withUnsafeMutableBufferPointer { m in
             band.withUnsafeMutableBufferPointer { b in
-                for reach in [1, 3, 6] {
-                    for y in 0..<h {
-                        for x in 0..<w {
-                            let plain = straightAcross(m.baseAddress!, w, h, x, y, vertical: true, reach: reach)
-                            let fast = straightDown(b.baseAddress!, w, h, x, y, reach: reach)
-                            #expect(plain == fast, "(\(x), \(y)) reach \(reach)")
+                window.withUnsafeMutableBufferPointer { win in
+                    for reach in [1, 3, 4, 6] {
+                        // bottom up, as line removal slides it
+                        startStraightnessWindow(win.baseAddress!, band: b.baseAddress!, w, h, reach: reach)
+                        for y in stride(from: h - 1, through: 0, by: -1) {
+                            let need = straightNeed(y, height: h, reach: reach)
+                            for x in 0..<w {
+                                let plain = straightAcross(m.baseAddress!, w, h, x, y, vertical: true, reach: reach)
+                                #expect(plain == (win[x] >= need), "(\(x), \(y)) reach \(reach)")
+                            }
+                            if y > 0 { slideStraightnessWindow(win.baseAddress!, band: b.baseAddress!, w, h, y: y, reach: reach) }
                         }
                     }
                 }
