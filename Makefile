@@ -21,6 +21,8 @@ SWIFT_FLAGS ?=
 MODEL      ?= Models/digitd-default.safetensors
 # The cascade's screen network, installed beside the model (digitd uses it when it is there).
 SCREEN     ?= Models/digitd-screen.safetensors
+# The model for pictures (scan, run): MNIST plus the pipeline's own crops of generated scenes.
+SCENE      ?= Models/digitd-scene.safetensors
 
 .PHONY: all build install uninstall check-units
 
@@ -34,6 +36,7 @@ install: build
 	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))/digitd" "$(DESTDIR)$(BINDIR)/digitd"
 	install -m 0644 "$(MODEL)" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors"
 	install -m 0644 "$(SCREEN)" "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors"
+	install -m 0644 "$(SCENE)" "$(DESTDIR)$(DATADIR)/digitd-scene.safetensors"
 	install -m 0644 Config/digitd.toml "$(DESTDIR)$(DATADIR)/digitd.toml.example"
 	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml" ]; then \
 	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml (new defaults in $(DATADIR)/digitd.toml.example)"; \
@@ -48,7 +51,7 @@ install: build
 
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/digitd" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors" \
-	      "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors" \
+	      "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors" "$(DESTDIR)$(DATADIR)/digitd-scene.safetensors" \
 	      "$(DESTDIR)$(DATADIR)/digitd.toml.example" \
 	      "$(DESTDIR)$(UNITDIR)/digitd.service" "$(DESTDIR)$(UNITDIR)/digitd@.service"
 	-rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null

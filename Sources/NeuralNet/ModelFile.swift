@@ -169,4 +169,15 @@ public enum DefaultModel {
     public static func path() -> String? {
         searchPaths.first { FileManager.default.fileExists(atPath: $0) }
     }
+
+    /// The model for pictures: same network, trained on MNIST plus the pipeline's own crops of
+    /// generated scenes. It ships beside the default model.
+    public static let sceneFileName = "digitd-scene.safetensors"
+
+    /// The scene model beside the default model at `defaultPath` (or the one found), if it exists.
+    public static func scenePath(besideDefault defaultPath: String? = path()) -> String? {
+        guard let d = defaultPath else { return nil }
+        let p = ((d as NSString).deletingLastPathComponent as NSString).appendingPathComponent(sceneFileName)
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }
 }

@@ -27,8 +27,6 @@ struct ModelOptions: ParsableArguments {
         try Self.loadClassifier(model, for: purpose, cascade: cascade.choice)
     }
 
-    static let sceneFileName = "digitd-scene.safetensors"
-
     /// The one place a `--model` value (or a config file's `model`) becomes a file: the path
     /// given, else the shipped model for `purpose`, else a one-line error saying where it looked.
     static func resolve(_ path: String?, for purpose: ModelPurpose) throws -> String {
@@ -36,10 +34,7 @@ struct ModelOptions: ParsableArguments {
         guard let found = DefaultModel.path() else {
             throw CommandError("no model: the shipped model \(DefaultModel.fileName) was not found (looked in \(DefaultModel.searchPaths.joined(separator: ", "))); pass --model FILE")
         }
-        if purpose == .pictures {
-            let scene = ((found as NSString).deletingLastPathComponent as NSString).appendingPathComponent(sceneFileName)
-            if FileManager.default.fileExists(atPath: scene) { return scene }
-        }
+        if purpose == .pictures, let scene = DefaultModel.scenePath(besideDefault: found) { return scene }
         return found
     }
 
@@ -49,7 +44,7 @@ struct ModelOptions: ParsableArguments {
     static func screenPath(forFull fullPath: String, cascade: CascadeChoice) -> String? {
         if !cascade.enabled { return nil }
         if let s = cascade.screenModel { return s }
-        guard [DefaultModel.fileName, sceneFileName].contains((fullPath as NSString).lastPathComponent) else { return nil }
+        guard [DefaultModel.fileName, DefaultModel.sceneFileName].contains((fullPath as NSString).lastPathComponent) else { return nil }
         let beside = ((fullPath as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent(CascadeClassifier.screenFileName)
         return FileManager.default.fileExists(atPath: beside) ? beside : nil

@@ -58,7 +58,7 @@ struct RunConfiguration: Equatable, Sendable {
     var fullscreen = false
     var snapshotDirectory = "."
 
-    var minimumConfidence: Float = 0.6
+    var minimumConfidence: Float = RecognizerOptions().minimumConfidence
     /// OpenBLAS threads for the network. One frame's ~20 crops are too small a batch to share:
     /// more threads mostly spin (measured: 36% vs 60% of a core at 1280x720, 30 fps).
     var networkThreads = 1

@@ -6,8 +6,9 @@ import Testing
 import Training
 import Vision
 
-/// The shipped model, if this checkout has one (the test is skipped otherwise).
-private let modelPath = DefaultModel.path()
+/// The shipped model for pictures (the scene model beside the default one, else the default),
+/// if this checkout has one (the test is skipped otherwise).
+private let modelPath = DefaultModel.scenePath() ?? DefaultModel.path()
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/mnist").path
