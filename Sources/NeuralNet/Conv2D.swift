@@ -254,6 +254,24 @@ public final class Conv2D: Layer {
         return (s, plane)
     }
 
+    /// One output row of the direct convolution: 32 outputs accumulated in two SIMD16 registers
+    /// from the `kernel` shifted rows of the padded plane starting `byteOffset` bytes into `src`.
+    @inline(__always)
+    private func directRow(_ src: UnsafeRawPointer, byteOffset: Int, weights wo: UnsafeMutablePointer<Float>, kernel k: Int,
+                           rowStride s: Int, bias: Float) -> (SIMD16<Float>, SIMD16<Float>) {
+        var a0 = SIMD16<Float>(repeating: bias), a1 = a0
+        var at = byteOffset
+        for ky in 0..<k {
+            for kx in 0..<k {
+                let w16 = SIMD16<Float>(repeating: wo[ky * k + kx])
+                a0 = a0.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self))
+                a1 = a1.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self))
+            }
+            at += 4 * s
+        }
+        return (a0, a1)
+    }
+
     private func forwardDirect(_ x: Tensor, n: Int, h: Int, w: Int, oh: Int, ow: Int) {
         let (s, plane) = padInput(x, n: n, h: h, w: w)
         let src = UnsafeRawPointer(padded.data), k = kernel, kk = k * k
@@ -264,17 +282,7 @@ public final class Conv2D: Layer {
             for b in 0..<n {
                 let dst = output.data + o * p + b * oh * ow
                 for oy in 0..<oh {
-                    var a0 = SIMD16<Float>(repeating: b0), a1 = a0
-                    var at = 4 * (b * plane + oy * s)
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let wv = wo[ky * k + kx]
-                            let w16 = SIMD16<Float>(repeating: wv)
-                            a0 = a0.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self))
-                            a1 = a1.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self))
-                        }
-                        at += 4 * s
-                    }
+                    let (a0, a1) = directRow(src, byteOffset: 4 * (b * plane + oy * s), weights: wo, kernel: k, rowStride: s, bias: b0)
                     // Rows are written in order, so the lanes past `ow` land on the next row and
                     // are overwritten by it; only the very last row must not spill past the tensor.
                     let row = dst + oy * ow
@@ -427,17 +435,7 @@ extension Conv2D {
                 let wo = weight + o * kk, b0 = bias[o]
                 for b in 0..<n {
                     for oy in 0..<oh {
-                        var a0 = SIMD16<Float>(repeating: b0), a1 = a0
-                        var at = 4 * (b * plane + oy * s)
-                        for ky in 0..<k {
-                            for kx in 0..<k {
-                                let wv = wo[ky * k + kx]
-                                let w16 = SIMD16<Float>(repeating: wv)
-                                a0 = a0.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx, as: SIMD16<Float>.self))
-                                a1 = a1.addingProduct(w16, src.loadUnaligned(fromByteOffset: at + 4 * kx + 64, as: SIMD16<Float>.self))
-                            }
-                            at += 4 * s
-                        }
+                        let (a0, a1) = directRow(src, byteOffset: 4 * (b * plane + oy * s), weights: wo, kernel: k, rowStride: s, bias: b0)
                         let r = UnsafeMutableRawPointer(scratch + oy * 32)
                         r.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
                         r.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
