@@ -15,11 +15,13 @@ extension Digitd {
             shadows, perspective, blur, noise, JPEG artefacts, distractor letters and scribbles; \
             one in ten has no digits. Scene i uses seed SEED+i, so a seed and count name a set.
 
-              digitd synth --out DIR --count 50          writes DIR/scene-0000.png ... and DIR/truth.jsonl
-              digitd synth --score 400                   reads 400 scenes and prints F1, precision, recall, ...
-              digitd synth --training-crops runs/crops --count 2000 --seed 10000001 --mnist data/mnist
-                  writes the pipeline's crops of 2000 scenes drawn from MNIST *training* digits, labelled
-                  0-9 or 10 (not a digit), as IDX files for `digitd train --extra-images/--extra-labels`
+              digitd synth --out DIR --count 50    pages and truth.jsonl in DIR
+              digitd synth --score 400             F1, precision, recall, ...
+              digitd synth --training-crops DIR --count 2500 --mnist data/mnist
+
+            The last writes the pipeline's own crops of scenes drawn from the MNIST *training* \
+            digits, labelled 0-9 or 10 (not a digit), as IDX files for `digitd train \
+            --extra-images/--extra-labels` (README, "The scene model").
             """)
 
         @Option(help: "Directory to write scenes and truth.jsonl into.")
