@@ -45,6 +45,24 @@ struct TrainingTests {
         #expect(throws: TrainingError.self) { try Trainer(config: c, data: data, extra: extra) }
     }
 
+    @Test func initStartsFromAModelsWeightsAndRefusesAnotherArchitecture() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-init-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var c = smallConfig()
+        c.seed = 7
+        let source = try Trainer(config: c, data: Self.mnistTest.subset(0..<300))
+        try Model(network: source.network).write(to: dir + "/m.safetensors")
+        c.seed = 8   // a different random start, then the model's weights over it
+        let tuned = try Trainer(config: c, data: Self.mnistTest.subset(0..<300))
+        let p = tuned.network.parameterCount
+        #expect(Array(UnsafeBufferPointer(start: tuned.network.values, count: p)) != Array(UnsafeBufferPointer(start: source.network.values, count: p)))
+        try tuned.start(from: dir + "/m.safetensors")
+        #expect(Array(UnsafeBufferPointer(start: tuned.network.values, count: p)) == Array(UnsafeBufferPointer(start: source.network.values, count: p)))
+        c.architecture = "conv8k3p1,bn,relu,pool2,flatten,dense11"
+        let other = try Trainer(config: c, data: Self.mnistTest.subset(0..<300))
+        #expect(throws: TrainingError.self) { try other.start(from: dir + "/m.safetensors") }
+    }
+
     @Test func theSameSeedGivesTheSameRunTwice() throws {
         var c = smallConfig()
         c.epochs = 1
