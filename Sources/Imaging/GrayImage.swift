@@ -61,11 +61,14 @@ public struct Box: Sendable, Equatable, Hashable, Codable {
         return Box(x: x0, y: y0, width: max(maxX, o.maxX) - x0, height: max(maxY, o.maxY) - y0)
     }
 
+    /// Pixels the two boxes share.
+    public func intersectionArea(_ o: Box) -> Int {
+        max(0, min(maxX, o.maxX) - max(x, o.x)) * max(0, min(maxY, o.maxY) - max(y, o.y))
+    }
+
     /// Intersection over union, 0...1.
     public func iou(_ o: Box) -> Double {
-        let ix = max(0, min(maxX, o.maxX) - max(x, o.x))
-        let iy = max(0, min(maxY, o.maxY) - max(y, o.y))
-        let inter = ix * iy
+        let inter = intersectionArea(o)
         let uni = area + o.area - inter
         return uni > 0 ? Double(inter) / Double(uni) : 0
     }

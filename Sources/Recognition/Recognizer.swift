@@ -45,6 +45,8 @@ public struct RecognizerCandidate: Sendable {
     public var confidence: Float
     /// Whether it became a `Detection`.
     public var accepted: Bool
+    /// `crop` as a picture (0 = background, 255 = ink).
+    public var cropImage: GrayImage { GrayImage(width: 28, height: 28, pixels: networkInputBytes(crop)) }
 }
 
 /// Everything read in one image.
@@ -93,6 +95,13 @@ public struct RecognizerOptions: Sendable {
     /// Keep the binary mask and the 28x28 crops in `FrameReading.debug`.
     public var keepDebugImages: Bool = false
     public init() {}
+
+    /// Sets the detector settings these options govern (polarity, deskew, candidate cap).
+    func configure(_ settings: inout DetectorSettings) {
+        settings.polarity = polarity
+        settings.deskew = deskew
+        settings.maximumCandidates = maximumCandidates
+    }
 }
 
 /// The per-frame pipeline: Vision finds candidate digits, the network reads them in one batch,
@@ -113,9 +122,7 @@ public final class Recognizer {
     /// then "classify" (the network) and "numbers" (rejection, alternatives and grouping).
     public func read(_ image: GrayImage) -> FrameReading {
         var clock = StageClock()
-        detector.settings.polarity = options.polarity
-        detector.settings.deskew = options.deskew
-        detector.settings.maximumCandidates = options.maximumCandidates
+        options.configure(&detector.settings)
         let found = detector.detect(image, keepMask: options.keepDebugImages, clock: &clock)
 
         let n = found.candidates.count
@@ -267,8 +274,7 @@ public final class Recognizer {
             var clash = false
             for k in kept {
                 let o = candidates[k].box
-                let ix = max(0, min(b.maxX, o.maxX) - max(b.x, o.x)), iy = max(0, min(b.maxY, o.maxY) - max(b.y, o.y))
-                if ix * iy * 10 >= min(b.area, o.area) * 6 { clash = true; break }
+                if b.intersectionArea(o) * 10 >= min(b.area, o.area) * 6 { clash = true; break }
             }
             if clash { accepted[i] = false } else { kept.append(i) }
         }

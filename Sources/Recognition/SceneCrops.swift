@@ -27,9 +27,7 @@ public struct SceneCropLabeller {
 
     public init(options: RecognizerOptions = .init()) {
         detector = DigitDetector()
-        detector.settings.polarity = options.polarity
-        detector.settings.deskew = options.deskew
-        detector.settings.maximumCandidates = options.maximumCandidates
+        options.configure(&detector.settings)   // the crops the recogniser's network sees
     }
 
     /// A cut piece with at least this fraction of its box inside one true digit is part of it.
@@ -42,9 +40,7 @@ public struct SceneCropLabeller {
         for t in truth {
             let iou = t.box.iou(box)
             if iou > best { best = iou; digit = t.digit }
-            let ix = max(0, min(box.maxX, t.box.maxX) - max(box.x, t.box.x))
-            let iy = max(0, min(box.maxY, t.box.maxY) - max(box.y, t.box.y))
-            cover = max(cover, Double(ix * iy) / Double(max(1, box.area)))
+            cover = max(cover, Double(box.intersectionArea(t.box)) / Double(max(1, box.area)))
         }
         if best >= digitIoU { return UInt8(digit) }
         if cutPiece && cover >= pieceCover { return 10 }
@@ -59,8 +55,7 @@ public struct SceneCropLabeller {
         var added = 0
         func add(_ box: Box, _ crops: [Float], _ row: Int, cutPiece: Bool) {
             guard let l = label(box, truth: scene.digits, cutPiece: cutPiece) else { return }
-            let base = row * 784
-            for i in 0..<784 { images.append(UInt8(max(0, min(255, (crops[base + i] * 255).rounded())))) }
+            images += networkInputBytes(crops[(row * 784)..<((row + 1) * 784)])
             labels.append(l)
             added += 1
         }

@@ -173,9 +173,7 @@ public final class Tracker {
     static func number(containing box: Box, in numbers: [NumberReading]) -> String? {
         var best: (String, Int)?
         for n in numbers {
-            let ix = max(0, min(box.maxX, n.box.maxX) - max(box.x, n.box.x))
-            let iy = max(0, min(box.maxY, n.box.maxY) - max(box.y, n.box.y))
-            let inter = ix * iy
+            let inter = box.intersectionArea(n.box)
             if 2 * inter >= box.area && inter > (best?.1 ?? 0) { best = (n.value, inter) }
         }
         return best?.0

@@ -326,6 +326,12 @@ public func centreOfMass(_ image: UnsafeBufferPointer<Float>, width: Int = 28, h
 
 /// Straightens a slanted digit in place: shears rows horizontally by the slope of the second
 /// moments (mu11 / mu02) about the centre of mass, with linear interpolation.
+/// A network input (0 = background ... 1 = ink) as bytes (0 ... 255, rounded), as IDX files and
+/// PNG crops store it.
+public func networkInputBytes<C: Collection<Float>>(_ input: C) -> [UInt8] {
+    input.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
+}
+
 public func deskewMNIST(_ image: UnsafeMutableBufferPointer<Float>) {
     // Only rows holding ink matter: a zero pixel adds nothing to the moments (the sums never
     // become -0, so skipping it changes no bit), and a zero row shears to a zero row.

@@ -79,8 +79,7 @@ extension Digitd {
                         try saveImage(debug.binary, path: (dir as NSString).appendingPathComponent(ScanSupport.stem(path) + "-mask.png"))
                         for (k, c) in debug.candidates.enumerated() {
                             let name = String(format: "%@-%03d-%d-%.2f%@.png", ScanSupport.stem(path), k, c.digit, c.confidence, c.accepted ? "" : "-rejected")
-                            let pixels = c.crop.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
-                            try saveImage(GrayImage(width: 28, height: 28, pixels: pixels), path: (dir as NSString).appendingPathComponent(name))
+                            try saveImage(c.cropImage, path: (dir as NSString).appendingPathComponent(name))
                         }
                     }
                 } catch {

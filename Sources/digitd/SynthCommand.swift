@@ -108,7 +108,7 @@ extension Digitd {
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
-                let result = SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
+                let result = try SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
                                                 missedCrops: missedCrops)
                 if json {
                     let t = result.total
@@ -164,8 +164,9 @@ enum SynthSupport {
     }
 
     static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false,
-                      missedCrops: String? = nil)
+                      missedCrops: String? = nil) throws
         -> (total: SceneScore, parts: [String: SceneScore]) {
+        if let dir = missedCrops { try ScanSupport.makeDirectory(dir) }
         var total = SceneScore()
         var parts: [String: SceneScore] = [:]
         for i in 0..<count {
@@ -182,8 +183,8 @@ enum SynthSupport {
                     if let c = reading.debug?.candidates.filter({ $0.box.iou(t.box) >= 0.5 }).max(by: { $0.confidence < $1.confidence }) {
                         line += " candidate \(c.digit) \(String(format: "%.2f", c.confidence))\(c.accepted ? "" : " rejected")"
                         if let dir = missedCrops {
-                            let name = String(format: "%@/s%04d-t%d-p%d-%.2f.png", dir, i, t.digit, c.digit, c.confidence)
-                            try? saveImage(GrayImage(width: 28, height: 28, pixels: c.crop.map { UInt8(max(0, min(255, $0 * 255))) }), path: name)
+                            let name = String(format: "s%04d-t%d-p%d-%.2f.png", i, t.digit, c.digit, c.confidence)
+                            try saveImage(c.cropImage, path: (dir as NSString).appendingPathComponent(name))
                         }
                     } else if let c = reading.debug?.candidates.max(by: { $0.box.iou(t.box) < $1.box.iou(t.box) }), c.box.iou(t.box) > 0 {
                         line += " no candidate (best overlap: \(c.digit) \(String(format: "%.2f", c.confidence)) at \(ScanSupport.box(c.box)) iou \(String(format: "%.2f", c.box.iou(t.box))))"
