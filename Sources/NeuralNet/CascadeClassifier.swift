@@ -17,10 +17,20 @@ public final class CascadeClassifier: DigitClassifier {
     /// The screen model's file name, looked for beside the full model.
     public static let screenFileName = "digitd-screen.safetensors"
 
+    /// What an escalated row's answer becomes.
+    public enum Combination: Sendable {
+        /// The full model's probabilities (a cheap screen in front of a strong model).
+        case replace
+        /// The mean of both models' probabilities (a second opinion of an equal model on the
+        /// crops the first is unsure of: an ensemble paid for only where it can change the answer).
+        case average
+    }
+
     public let screen: DigitClassifier
     public let full: DigitClassifier
     /// Rows whose screen top probability is below this are escalated to the full model.
     public var threshold: Float
+    public let combination: Combination
     public var classCount: Int { full.classCount }
 
     /// Crops screened and escalated since creation (or `resetCounts`).
@@ -35,11 +45,12 @@ public final class CascadeClassifier: DigitClassifier {
     private var rows: UnsafeMutablePointer<Int>
     private var capacity = 0
 
-    public init(screen: DigitClassifier, full: DigitClassifier, threshold: Float = CascadeClassifier.defaultThreshold) throws {
+    public init(screen: DigitClassifier, full: DigitClassifier, threshold: Float = CascadeClassifier.defaultThreshold,
+                combination: Combination = .replace) throws {
         guard screen.classCount == full.classCount else {
-            throw NetworkError("cascade: the screen model has \(screen.classCount) classes, the full model \(full.classCount)")
+            throw NetworkError("cascade: the first model has \(screen.classCount) classes, the second \(full.classCount)")
         }
-        self.screen = screen; self.full = full; self.threshold = threshold
+        self.screen = screen; self.full = full; self.threshold = threshold; self.combination = combination
         gathered = .allocate(capacity: 1); fullProbabilities = .allocate(capacity: 1); rows = .allocate(capacity: 1)
     }
 
@@ -80,8 +91,14 @@ public final class CascadeClassifier: DigitClassifier {
         guard m > 0 else { return }
         full.classify(UnsafeBufferPointer(start: gathered, count: m * 784), count: m,
                       into: UnsafeMutableBufferPointer(start: fullProbabilities, count: m * classes))
-        for j in 0..<m {
-            (p + rows[j] * classes).update(from: fullProbabilities + j * classes, count: classes)
+        switch combination {
+        case .replace:
+            for j in 0..<m { (p + rows[j] * classes).update(from: fullProbabilities + j * classes, count: classes) }
+        case .average:
+            for j in 0..<m {
+                let row = p + rows[j] * classes, second = fullProbabilities + j * classes
+                for k in 0..<classes { row[k] = 0.5 * (row[k] + second[k]) }
+            }
         }
     }
 }

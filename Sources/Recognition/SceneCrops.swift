@@ -7,9 +7,11 @@ import Vision
 ///
 /// A crop whose box overlaps a true digit with IoU >= `digitIoU` is that digit. One that
 /// overlaps every true digit with IoU < `notDigitIoU` and lies mostly outside every digit is
-/// "not a digit" (class 10): a letter, a scribble, a stain, a piece of a line, two or three
-/// digits read as one — all false detections if read as digits. Left out: crops in between (a
-/// digit with much of its neighbour) and fragments of a digit (a "1"-like stroke of a 4, once
+/// "not a digit" (class 10): a letter, a scribble, a stain, a piece of a line — all false
+/// detections if read as digits. So is a crop that holds two or more whole digits (touching
+/// digits read as one: a "1" against a "3" read as an "8" is a miss of both and a false
+/// detection; as "not a digit" it gets the second look, which cuts it). Left out: crops in
+/// between (a digit with part of its neighbour) and fragments of a digit (a "1"-like stroke of a 4, once
 /// scaled to 20x20, is a 1: calling it "not a digit" would teach the network to reject 1s).
 /// Except: a *piece cut* from a wide blob (the whole-or-split alternatives and the second
 /// look) that lies within one digit is "not a digit" — half of a wide 0 read as a "0" is a
@@ -32,17 +34,22 @@ public struct SceneCropLabeller {
 
     /// A cut piece with at least this fraction of its box inside one true digit is part of it.
     public var pieceCover = 0.8
+    /// A true digit with at least this fraction of its box inside a crop's box is whole in it.
+    public var wholeDigitCover = 0.8
 
     /// Label of a crop with box `box`: 0-9, 10 (not a digit) or nil (ambiguous). `cutPiece`:
     /// the crop is a piece the detector cut from a wider blob.
     public func label(_ box: Box, truth: [(box: Box, digit: Int)], cutPiece: Bool = false) -> UInt8? {
-        var best = 0.0, digit = -1, cover = 0.0
+        var best = 0.0, digit = -1, cover = 0.0, wholeDigits = 0
         for t in truth {
             let iou = t.box.iou(box)
             if iou > best { best = iou; digit = t.digit }
-            cover = max(cover, Double(box.intersectionArea(t.box)) / Double(max(1, box.area)))
+            let common = Double(box.intersectionArea(t.box))
+            cover = max(cover, common / Double(max(1, box.area)))
+            if common >= wholeDigitCover * Double(max(1, t.box.area)) { wholeDigits += 1 }
         }
         if best >= digitIoU { return UInt8(digit) }
+        if wholeDigits >= 2 { return 10 }
         if cutPiece && cover >= pieceCover { return 10 }
         return best < notDigitIoU && cover < fragmentCover ? 10 : nil
     }

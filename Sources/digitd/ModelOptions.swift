@@ -54,7 +54,15 @@ struct ModelOptions: ParsableArguments {
     /// `CascadeClassifier` when a screen model goes with it and the cascade is not turned off.
     static func loadClassifier(_ path: String?, for purpose: ModelPurpose, cascade: CascadeChoice = .init()) throws -> DigitClassifier {
         let fullPath = try resolve(path, for: purpose)
-        let full = try Model.load(path: fullPath).makeClassifier()
+        var full: DigitClassifier = try Model.load(path: fullPath).makeClassifier()
+        if let second = cascade.secondOpinion {
+            let other = try Model.load(path: second).makeClassifier()
+            do {
+                full = try CascadeClassifier(screen: full, full: other, threshold: cascade.secondOpinionThreshold, combination: .average)
+            } catch {
+                throw CommandError("\(second): \(error)")
+            }
+        }
         guard let screenPath = screenPath(forFull: fullPath, cascade: cascade) else { return full }
         let screen = try Model.load(path: screenPath).makeClassifier()
         do {
@@ -77,11 +85,22 @@ struct CascadeOptions: ParsableArguments {
     @Option(help: "Crops whose screen top probability is below this go to the full model (0...1).")
     var cascadeThreshold: Float = CascadeClassifier.defaultThreshold
 
+    @Option(help: ArgumentHelp("A second full model whose answer is averaged with the first's on the crops the first is unsure of.",
+                               valueName: "MODEL"))
+    var secondOpinion: String?
+
+    @Option(help: "Crops whose full-model top probability is below this also go to --second-opinion (0...1).")
+    var secondOpinionThreshold: Float = 0.8
+
     func validate() throws {
         guard (0...1).contains(cascadeThreshold) else { throw ValidationError("--cascade-threshold must be within 0...1") }
+        guard (0...1).contains(secondOpinionThreshold) else { throw ValidationError("--second-opinion-threshold must be within 0...1") }
     }
 
-    var choice: CascadeChoice { CascadeChoice(enabled: !noCascade, screenModel: screenModel, threshold: cascadeThreshold) }
+    var choice: CascadeChoice {
+        CascadeChoice(enabled: !noCascade, screenModel: screenModel, threshold: cascadeThreshold,
+                      secondOpinion: secondOpinion, secondOpinionThreshold: secondOpinionThreshold)
+    }
 }
 
 /// The cascade settings as plain values (what `CascadeOptions` parses, or a config file sets).
@@ -89,6 +108,8 @@ struct CascadeChoice {
     var enabled = true
     var screenModel: String? = nil
     var threshold: Float = CascadeClassifier.defaultThreshold
+    var secondOpinion: String? = nil
+    var secondOpinionThreshold: Float = 0.8
 }
 
 extension DigitClassifier {

@@ -52,11 +52,11 @@ extension Digitd {
         var stopAfter: Int?
         @Option(help: "Data-parallel threads (batch split across network replicas); default: one per core, at most 4.")
         var threads: Int?
-        @Option(help: ArgumentHelp("Extra 28x28 training crops (IDX, labels 0-10; 10 = not a digit), added to the MNIST training part.",
+        @Option(help: ArgumentHelp("Extra 28x28 training crops (IDX, labels 0-10; 10 = not a digit), added to the MNIST training part; repeat for several sets.",
                                    discussion: "`digitd synth --training-crops DIR` writes such a set: the pipeline's own crops of scenes drawn from MNIST training digits."))
-        var extraImages: String?
-        @Option(help: "Labels of --extra-images.")
-        var extraLabels: String?
+        var extraImages: [String] = []
+        @Option(help: "Labels of --extra-images (one per --extra-images, in the same order).")
+        var extraLabels: [String] = []
 
         @Option(name: .customLong("init"), help: ArgumentHelp("Start from this model's weights (same --arch) instead of random ones: fine-tuning.",
                                                               valueName: "MODEL"))
@@ -75,7 +75,7 @@ extension Digitd {
                 throw ValidationError("--augment-off: unknown effect '\(name)' (known: \(AugmentationOptions.effectNames.joined(separator: ", ")))")
             }
             if (testImages == nil) != (testLabels == nil) { throw ValidationError("--test-images and --test-labels go together") }
-            if (extraImages == nil) != (extraLabels == nil) { throw ValidationError("--extra-images and --extra-labels go together") }
+            if extraImages.count != extraLabels.count { throw ValidationError("--extra-images and --extra-labels go together, one of each per set") }
         }
 
         func run() async throws {
@@ -85,7 +85,13 @@ extension Digitd {
             var test: LabelledImages?
             if let ti = testImages, let tl = testLabels { test = try LabelledImages.load(images: ti, labels: tl) }
             var extra: LabelledImages?
-            if let ei = extraImages, let el = extraLabels { extra = try LabelledImages.load(images: ei, labels: el, maximumLabel: 10) }
+            for (ei, el) in zip(extraImages, extraLabels) {
+                let set = try LabelledImages.load(images: ei, labels: el, maximumLabel: 10)
+                guard set.rows == 28, set.columns == 28 else {
+                    throw TrainingError.data("\(ei): \(set.rows)x\(set.columns) images; the network reads 28x28")
+                }
+                extra = extra.map { $0.appending(set) } ?? set
+            }
 
             var config = TrainingConfiguration()
             config.architecture = arch; config.epochs = epochs; config.batchSize = batchSize

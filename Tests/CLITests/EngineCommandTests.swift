@@ -83,6 +83,40 @@ struct EngineCommandTests {
         #expect(again.status == 0 && again.err.contains("resuming after epoch 1"), "\(again.err)")
     }
 
+    /// A raw IDX pair of `count` 28x28 crops (a bar of ink) labelled `label`.
+    private func writeCrops(_ name: String, count: Int, label: UInt8, rows: Int = 28) throws -> (images: String, labels: String) {
+        func header(_ magic: UInt8, _ dims: [Int]) -> [UInt8] {
+            [0, 0, 8, magic] + dims.flatMap { d in [24, 16, 8, 0].map { UInt8((d >> $0) & 255) } }
+        }
+        var image = [UInt8](repeating: 0, count: rows * 28)
+        for y in 4..<(rows - 4) { image[y * 28 + 13] = 255; image[y * 28 + 14] = 255 }
+        let images = tmp + "/\(name)-images.idx", labels = tmp + "/\(name)-labels.idx"
+        try Data(header(3, [count, rows, 28]) + (0..<count).flatMap { _ in image }).write(to: URL(fileURLWithPath: images))
+        try Data(header(1, [count]) + [UInt8](repeating: label, count: count)).write(to: URL(fileURLWithPath: labels))
+        return (images, labels)
+    }
+
+    @Test func severalExtraSetsJoinTheTrainingPart_andBadOnesAreOneLine() throws {
+        let data = tmp + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture + "/t10k-images-idx3-ubyte.gz", toPath: data + "/train-images-idx3-ubyte.gz")
+        try FileManager.default.copyItem(atPath: Self.fixture + "/t10k-labels-idx1-ubyte.gz", toPath: data + "/train-labels-idx1-ubyte.gz")
+        let a = try writeCrops("a", count: 30, label: 10), b = try writeCrops("b", count: 12, label: 1)
+        let base = ["train", "--data", data, "--out", tmp + "/x.safetensors", "--epochs", "1", "--holdout", "9000",
+                    "--arch", "flatten,dense11"]
+        let r = try run(base + ["--extra-images", a.images, "--extra-labels", a.labels,
+                                "--extra-images", b.images, "--extra-labels", b.labels])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("+ 42 extra"), "\(r.err)")
+        // a usage error: ArgumentParser's first line says what is wrong, then the usage, exit 64
+        let unpaired = try run(base + ["--extra-images", a.images, "--extra-labels", a.labels, "--extra-images", b.images])
+        #expect(unpaired.status == 64)
+        #expect(unpaired.err.hasPrefix("Error: --extra-images and --extra-labels go together"), "\(unpaired.err)")
+        let tall = try writeCrops("tall", count: 3, label: 2, rows: 32)
+        expectOneLineError(try run(base + ["--extra-images", tall.images, "--extra-labels", tall.labels]),
+                           mentioning: tall.images + ": 32x28 images")
+    }
+
     @Test func helpTeachesTheMainOptions() throws {
         let train = try run(["train", "--help"]).out
         for option in ["--data", "--epochs", "--resume", "--holdout", "--arch", "digitd fetch"] {

@@ -89,6 +89,25 @@ struct CascadeClassifierTests {
         }
     }
 
+    @Test func averagingGivesUnsureRowsTheMeanOfBothModelsAndLeavesSureRowsAlone() throws {
+        let first = StubClassifier(screenRow), second = StubClassifier(fullRow)
+        let pair = try CascadeClassifier(screen: first, full: second, threshold: 0.8, combination: .average)
+        let confidences: [Float] = [0.9, 0.4, 0.85, 0.6]
+        let input = crops(confidences)
+        let out = pair.classify(input)
+        for i in 0..<confidences.count {
+            let row = Array(out[(i * 11)..<((i + 1) * 11)])
+            let a = screenRow(input[i * 784]), b = fullRow(input[i * 784])
+            if confidences[i] < 0.8 {
+                for k in 0..<11 { #expect(abs(row[k] - (a[k] + b[k]) / 2) < 1e-7, "row \(i) class \(k)") }
+                #expect(abs(row.reduce(0, +) - 1) < 1e-5, "the mean of two distributions is one")
+            } else {
+                #expect(row == a, "row \(i) keeps the first model's answer")
+            }
+        }
+        #expect(second.calls == [2])
+    }
+
     @Test func refusesModelsWithDifferentClassCounts() throws {
         let ten = try Network(spec: "flatten,dense10")
         let eleven = try Network(spec: "flatten,dense11")

@@ -9,7 +9,8 @@ import Testing
     #expect(labeller.label(Box(x: 124, y: 99, width: 22, height: 42), truth: truth) == 3)
     #expect(labeller.label(Box(x: 300, y: 300, width: 20, height: 30), truth: truth) == 10)  // far from any digit
     #expect(labeller.label(Box(x: 102, y: 105, width: 8, height: 12), truth: truth) == nil)  // a piece of the 7
-    #expect(labeller.label(Box(x: 100, y: 100, width: 45, height: 40), truth: truth) == nil) // 7 and 3 read as one
+    #expect(labeller.label(Box(x: 100, y: 100, width: 45, height: 40), truth: truth) == 10)  // 7 and 3 read as one
+    #expect(labeller.label(Box(x: 100, y: 95, width: 38, height: 48), truth: truth) == nil)  // the 7 and part of the 3
     #expect(labeller.label(Box(x: 60, y: 60, width: 130, height: 110), truth: truth) == 10)  // a scribble around both
     // half of the 7, cut from a wider blob: not a digit (read as one it is a false detection)
     #expect(labeller.label(Box(x: 100, y: 100, width: 9, height: 40), truth: truth, cutPiece: true) == 10)
