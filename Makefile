@@ -23,6 +23,8 @@ MODEL      ?= Models/digitd-default.safetensors
 SCREEN     ?= Models/digitd-screen.safetensors
 # The model for pictures (scan, run): MNIST plus the pipeline's own crops of generated scenes.
 SCENE      ?= Models/digitd-scene.safetensors
+# Its own screen, trained on the same scene crops.
+SCENE_SCREEN ?= Models/digitd-scene-screen.safetensors
 
 .PHONY: all build install uninstall check-units
 
@@ -37,6 +39,7 @@ install: build
 	install -m 0644 "$(MODEL)" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors"
 	install -m 0644 "$(SCREEN)" "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors"
 	install -m 0644 "$(SCENE)" "$(DESTDIR)$(DATADIR)/digitd-scene.safetensors"
+	install -m 0644 "$(SCENE_SCREEN)" "$(DESTDIR)$(DATADIR)/digitd-scene-screen.safetensors"
 	install -m 0644 Config/digitd.toml "$(DESTDIR)$(DATADIR)/digitd.toml.example"
 	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml" ]; then \
 	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/digitd/digitd.toml (new defaults in $(DATADIR)/digitd.toml.example)"; \
@@ -52,6 +55,7 @@ install: build
 uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/digitd" "$(DESTDIR)$(DATADIR)/digitd-default.safetensors" \
 	      "$(DESTDIR)$(DATADIR)/digitd-screen.safetensors" "$(DESTDIR)$(DATADIR)/digitd-scene.safetensors" \
+	      "$(DESTDIR)$(DATADIR)/digitd-scene-screen.safetensors" \
 	      "$(DESTDIR)$(DATADIR)/digitd.toml.example" \
 	      "$(DESTDIR)$(UNITDIR)/digitd.service" "$(DESTDIR)$(UNITDIR)/digitd@.service"
 	-rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null

@@ -16,6 +16,8 @@ public final class CascadeClassifier: DigitClassifier {
     public static let defaultThreshold: Float = 0.7
     /// The screen model's file name, looked for beside the full model.
     public static let screenFileName = "digitd-screen.safetensors"
+    /// The scene model's own screen (trained on the same scene crops), looked for beside it.
+    public static let sceneScreenFileName = "digitd-scene-screen.safetensors"
 
     /// What an escalated row's answer becomes.
     public enum Combination: Sendable {

@@ -92,6 +92,11 @@ public struct RecognizerOptions: Sendable {
     /// Least width / height of a rejected blob for the second look. (0.7, 12 crops or a
     /// least confidence of 0.75 changed synth seed 1 F1 by -0.0002 to -0.0009.)
     public var secondLookMinimumAspect: Float = 0.9
+    /// A candidate that reads as a digit, only not surely enough (best digit at least this
+    /// probable, and more probable than "not a digit"), is reported anyway when it stands beside
+    /// a sure digit on the same line, as the digits of a number do (`besideADigit`); 1 turns
+    /// this off.
+    public var minimumNeighbourConfidence: Float = 0.3
     /// Keep the binary mask and the 28x28 crops in `FrameReading.debug`.
     public var keepDebugImages: Bool = false
     public init() {}
@@ -107,6 +112,17 @@ public struct RecognizerOptions: Sendable {
 /// The per-frame pipeline: Vision finds candidate digits, the network reads them in one batch,
 /// non-digits are rejected and digits grouped into numbers.
 /// Not thread-safe: one Recognizer per thread (it reuses its buffers between frames).
+/// `b` sits beside `a` as the next or previous digit of a number would: on the same line
+/// (vertical extents overlapping by at least half the shorter), of a similar height (within
+/// 1.5x), at most 0.75 of the taller height apart and not mostly on top of each other.
+func besideADigit(_ b: Box, _ a: Box) -> Bool {
+    let overlapY = min(a.maxY, b.maxY) - max(a.y, b.y)
+    let shorter = min(a.height, b.height), taller = max(a.height, b.height)
+    guard overlapY * 2 >= shorter, taller * 2 <= shorter * 3 else { return false }
+    let gap = max(a.x, b.x) - min(a.maxX, b.maxX)
+    return gap * 4 <= taller * 3 && gap * 2 >= -min(a.width, b.width)
+}
+
 public final class Recognizer {
     public let classifier: DigitClassifier
     public var options: RecognizerOptions
@@ -193,6 +209,9 @@ public final class Recognizer {
         }
         clock.mark("second look")
         suppressOverlaps(candidates, confidence: confidence, accepted: &accepted)
+        if options.minimumNeighbourConfidence < 1 {
+            rescueNeighbours(candidates, scores: scores, classes: classes, best: best, confidence: confidence, accepted: &accepted)
+        }
 
         var detections: [Detection] = []
         for i in 0..<candidates.count where accepted[i] {
@@ -262,6 +281,28 @@ public final class Recognizer {
                 // more recall than it gained precision: synth seed 1 F1 0.9545 -> 0.9531.)
                 for i in g.whole { accepted[i] = false }
             }
+        }
+    }
+
+    /// Accepts the unsure candidates that stand beside a sure digit (see
+    /// `RecognizerOptions.minimumNeighbourConfidence`), surest first, none overlapping an
+    /// accepted box. Only the digits accepted by the rules count as neighbours, so a row of
+    /// letters cannot pull itself in one by one.
+    private func rescueNeighbours(_ candidates: [Candidate], scores: [Float], classes: Int, best: [Int],
+                                  confidence: [Float], accepted: inout [Bool]) {
+        let sure = (0..<candidates.count).filter { accepted[$0] }
+        guard !sure.isEmpty else { return }
+        var taken = sure.map { candidates[$0].box }
+        let unsure = (0..<candidates.count).filter { i in
+            !accepted[i] && confidence[i] >= options.minimumNeighbourConfidence
+                && (classes <= 10 || confidence[i] > scores[i * classes + 10])
+        }.sorted { confidence[$0] > confidence[$1] }
+        for i in unsure {
+            let b = candidates[i].box
+            guard sure.contains(where: { besideADigit(b, candidates[$0].box) }),
+                  !taken.contains(where: { $0.intersectionArea(b) * 10 >= min($0.area, b.area) * 2 }) else { continue }
+            accepted[i] = true
+            taken.append(b)
         }
     }
 

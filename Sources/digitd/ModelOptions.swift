@@ -39,15 +39,19 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The screen model that goes with the full model at `fullPath`: `--screen-model` if given,
-    /// else `digitd-screen.safetensors` beside a shipped model (`digitd-default.safetensors` or
-    /// `digitd-scene.safetensors`), if that file exists; nil when the cascade is off or has no screen.
+    /// else the shipped screen beside a shipped model, if that file exists —
+    /// `digitd-scene-screen.safetensors` for `digitd-scene.safetensors` (trained on the same
+    /// scene crops), `digitd-screen.safetensors` for `digitd-default.safetensors` (and for the
+    /// scene model when its own screen is missing); nil when the cascade is off or has no screen.
     static func screenPath(forFull fullPath: String, cascade: CascadeChoice) -> String? {
         if !cascade.enabled { return nil }
         if let s = cascade.screenModel { return s }
-        guard [DefaultModel.fileName, DefaultModel.sceneFileName].contains((fullPath as NSString).lastPathComponent) else { return nil }
-        let beside = ((fullPath as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent(CascadeClassifier.screenFileName)
-        return FileManager.default.fileExists(atPath: beside) ? beside : nil
+        let name = (fullPath as NSString).lastPathComponent
+        guard [DefaultModel.fileName, DefaultModel.sceneFileName].contains(name) else { return nil }
+        let names = name == DefaultModel.sceneFileName
+            ? [CascadeClassifier.sceneScreenFileName, CascadeClassifier.screenFileName] : [CascadeClassifier.screenFileName]
+        let directory = (fullPath as NSString).deletingLastPathComponent as NSString
+        return names.map { directory.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// A batched classifier (batch norm folded) from `path` or the shipped default; a
@@ -79,7 +83,7 @@ struct CascadeOptions: ParsableArguments {
     @Flag(help: "Use the full model alone on every crop, without the screen network.")
     var noCascade = false
 
-    @Option(help: "Screen model for the cascade. Default: \(CascadeClassifier.screenFileName) beside the shipped model (only with the shipped model).")
+    @Option(help: "Screen model for the cascade. Default: the shipped screen beside the shipped model (\(CascadeClassifier.sceneScreenFileName) for pictures, \(CascadeClassifier.screenFileName) for MNIST files; only with the shipped models).")
     var screenModel: String?
 
     @Option(help: "Crops whose screen top probability is below this go to the full model (0...1).")

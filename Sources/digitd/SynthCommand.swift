@@ -50,7 +50,7 @@ extension Digitd {
         @Flag(help: "With --score: list each scene's misses and false detections.")
         var verbose = false
 
-        @Option(help: "With --score --verbose: write the network input of each missed digit's best candidate here (sNNNN-tTRUTH-pREAD-CONF.png).")
+        @Option(help: "With --score --verbose: write the network input of each missed digit's best candidate (sNNNN-tTRUTH-pREAD-CONF.png) and of each false detection (sNNNN-false-pREAD-CONF.png) here.")
         var missedCrops: String?
 
         @Option(help: "With --score: least probability for a digit to be reported (0...1).")
@@ -192,6 +192,10 @@ enum SynthSupport {
                 }
                 for d in reading.detections where !scene.digits.contains(where: { $0.box.iou(d.box) >= 0.5 }) {
                     line += "\n    false \(d.digit) \(String(format: "%.3f", d.confidence)) at \(ScanSupport.box(d.box))"
+                    if let dir = missedCrops, let c = reading.debug?.candidates.first(where: { $0.accepted && $0.box == d.box }) {
+                        let name = String(format: "s%04d-false-p%d-%.2f.png", i, c.digit, c.confidence)
+                        try saveImage(c.cropImage, path: (dir as NSString).appendingPathComponent(name))
+                    }
                 }
                 ScanSupport.printLine(line)
             }

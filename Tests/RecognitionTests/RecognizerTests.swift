@@ -146,3 +146,46 @@ func recognizer_splitsAWideBlobOnlyWhenThePiecesTogetherReadBetterThanTheWhole(w
     let reading = Recognizer(classifier: ShapeClassifier(whole: whole, piece: piece), options: options).read(page)
     #expect(reading.detections.count == expected, "\(reading.debug!.candidates.map { ($0.box, $0.confidence, $0.accepted) })")
 }
+
+/// Reads narrow ink (a "1") as the digit 1 with `narrow` probability and "not a digit" with
+/// `narrowNotDigit`; anything wider as a sure 0.
+final class NarrowClassifier: DigitClassifier {
+    let classCount = 11
+    let narrow: Float, narrowNotDigit: Float
+    init(narrow: Float, narrowNotDigit: Float) { self.narrow = narrow; self.narrowNotDigit = narrowNotDigit }
+    func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
+        for i in 0..<count {
+            var x0 = 28, x1 = -1, y0 = 28, y1 = -1
+            for y in 0..<28 { for x in 0..<28 where inputs[i * 784 + y * 28 + x] > 0.3 {
+                x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
+            } }
+            let isNarrow = (x1 - x0 + 1) * 10 < (y1 - y0 + 1) * 6
+            let (digit, c, n): (Int, Float, Float) = isNarrow ? (1, narrow, narrowNotDigit) : (0, 0.9, 0.02)
+            for k in 0..<11 { p[i * 11 + k] = (1 - c - n) / 9 }
+            p[i * 11 + digit] = c
+            p[i * 11 + 10] = n
+        }
+    }
+}
+
+@Test func recognizer_reportsAnUnsureDigitBesideSureOnes_butNotAlone() {
+    // "101" and a lone "1": the 1s read at 0.4, the 0s surely.
+    var page = GrayImage(width: 360, height: 200, fill: 215)
+    page.drawText("101", x: 40, y: 60, scale: 7, value: 30)
+    page.drawText("1", x: 280, y: 120, scale: 7, value: 30)
+    let unsure = NarrowClassifier(narrow: 0.4, narrowNotDigit: 0.2)
+    let read = Recognizer(classifier: unsure).read(page)
+    #expect(read.numbers.map { $0.value } == ["101"], "\(read.detections.map { ($0.box, $0.digit) })")
+    var off = RecognizerOptions(); off.minimumNeighbourConfidence = 1
+    #expect(Recognizer(classifier: unsure, options: off).read(page).detections.map { $0.digit } == [0])
+    // more likely "not a digit" than a 1: not pulled in
+    let notDigit = NarrowClassifier(narrow: 0.35, narrowNotDigit: 0.45)
+    #expect(Recognizer(classifier: notDigit).read(page).numbers.map { $0.value } == ["0"])
+    // the rule itself
+    let a = Box(x: 100, y: 100, width: 30, height: 50)
+    #expect(besideADigit(Box(x: 140, y: 104, width: 12, height: 46), a))      // the next digit
+    #expect(besideADigit(Box(x: 60, y: 98, width: 32, height: 52), a))        // the one before
+    #expect(!besideADigit(Box(x: 175, y: 100, width: 30, height: 50), a))     // 45 px apart: too far
+    #expect(!besideADigit(Box(x: 140, y: 130, width: 30, height: 50), a))     // the line below
+    #expect(!besideADigit(Box(x: 140, y: 110, width: 15, height: 20), a))     // much smaller
+}
