@@ -67,4 +67,30 @@ struct CascadeCommandTests {
         let eval = try RunningDigitd(["eval", "--images", tmp + "/i.idx", "--labels", tmp + "/l.idx"], environment: env)
         #expect(try #require(eval.wait(timeout: 120)) == 0, "stderr: \(eval.errors)")
     }
+
+    @Test func theSceneModelTakesItsOwnScreen_andEvalTheDefaultScreen() throws {
+        // Good full models, a corrupt scene screen: pictures must pick it (and fail, naming it);
+        // eval keeps digitd-screen.safetensors.
+        let models = URL(fileURLWithPath: Self.fixture).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models").path
+        for name in ["digitd-default.safetensors", "digitd-screen.safetensors", "digitd-scene.safetensors"] {
+            try FileManager.default.copyItem(atPath: models + "/" + name, toPath: tmp + "/" + name)
+        }
+        let sceneScreen = tmp + "/digitd-scene-screen.safetensors"
+        FileManager.default.createFile(atPath: sceneScreen, contents: Data(repeating: 0x41, count: 100))
+        let env = ["DIGITD_MODEL": tmp + "/digitd-default.safetensors"]
+        let page = tmp + "/page.pgm"
+        FileManager.default.createFile(atPath: page, contents: Data("P5 64 48 255\n".utf8) + Data(repeating: 200, count: 64 * 48))
+        let scan = try RunningDigitd(["scan", page], environment: env)
+        #expect(try #require(scan.wait(timeout: 120)) != 0)
+        #expect(scan.errors.contains(sceneScreen), "stderr: \(scan.errors)")
+        FileManager.default.createFile(atPath: tmp + "/i.idx", contents: Data([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28] + [UInt8](repeating: 0, count: 784)))
+        FileManager.default.createFile(atPath: tmp + "/l.idx", contents: Data([0, 0, 8, 1, 0, 0, 0, 1, 0]))
+        let eval = try RunningDigitd(["eval", "--images", tmp + "/i.idx", "--labels", tmp + "/l.idx"], environment: env)
+        #expect(try #require(eval.wait(timeout: 120)) == 0, "stderr: \(eval.errors)")
+        // without its own screen, the scene model falls back to the default screen
+        try FileManager.default.removeItem(atPath: sceneScreen)
+        let fallback = try RunningDigitd(["scan", page], environment: env)
+        #expect(try #require(fallback.wait(timeout: 120)) == 0, "stderr: \(fallback.errors)")
+    }
 }
