@@ -114,6 +114,15 @@ func recognizer_findsEachGlyph_inOneBatch_andGroupsTheNumber(inverted: Bool) {
     #expect(t.numbersExact == 1)
 }
 
+/// Width and height of the ink (> 0.3) of crop `i` of a batch.
+func inkExtent(_ inputs: UnsafeBufferPointer<Float>, crop i: Int) -> (width: Int, height: Int) {
+    var x0 = 28, x1 = -1, y0 = 28, y1 = -1
+    for y in 0..<28 { for x in 0..<28 where inputs[i * 784 + y * 28 + x] > 0.3 {
+        x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
+    } }
+    return (x1 - x0 + 1, y1 - y0 + 1)
+}
+
 /// Answers by the shape of the ink in the crop: wide ink (a blob read whole) gets `whole`,
 /// upright ink (a piece of it) gets `piece`, both as the digit 0.
 final class ShapeClassifier: DigitClassifier {
@@ -122,11 +131,8 @@ final class ShapeClassifier: DigitClassifier {
     init(whole: Float, piece: Float) { self.whole = whole; self.piece = piece }
     func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
         for i in 0..<count {
-            var x0 = 28, x1 = -1, y0 = 28, y1 = -1
-            for y in 0..<28 { for x in 0..<28 where inputs[i * 784 + y * 28 + x] > 0.3 {
-                x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
-            } }
-            let c = x1 - x0 > y1 - y0 ? whole : piece
+            let ink = inkExtent(inputs, crop: i)
+            let c = ink.width > ink.height ? whole : piece
             for k in 0..<11 { p[i * 11 + k] = (1 - c) / 10 }
             p[i * 11] = c
         }
@@ -155,11 +161,8 @@ final class NarrowClassifier: DigitClassifier {
     init(narrow: Float, narrowNotDigit: Float) { self.narrow = narrow; self.narrowNotDigit = narrowNotDigit }
     func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
         for i in 0..<count {
-            var x0 = 28, x1 = -1, y0 = 28, y1 = -1
-            for y in 0..<28 { for x in 0..<28 where inputs[i * 784 + y * 28 + x] > 0.3 {
-                x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
-            } }
-            let isNarrow = (x1 - x0 + 1) * 10 < (y1 - y0 + 1) * 6
+            let ink = inkExtent(inputs, crop: i)
+            let isNarrow = ink.width * 10 < ink.height * 6
             let (digit, c, n): (Int, Float, Float) = isNarrow ? (1, narrow, narrowNotDigit) : (0, 0.9, 0.02)
             for k in 0..<11 { p[i * 11 + k] = (1 - c - n) / 9 }
             p[i * 11 + digit] = c
