@@ -210,7 +210,7 @@ public final class Recognizer {
         clock.mark("second look")
         suppressOverlaps(candidates, confidence: confidence, accepted: &accepted)
         if options.minimumNeighbourConfidence < 1 {
-            rescueNeighbours(candidates, scores: scores, classes: classes, best: best, confidence: confidence, accepted: &accepted)
+            rescueNeighbours(candidates, scores: scores, classes: classes, confidence: confidence, accepted: &accepted)
         }
 
         var detections: [Detection] = []
@@ -288,7 +288,7 @@ public final class Recognizer {
     /// `RecognizerOptions.minimumNeighbourConfidence`), surest first, none overlapping an
     /// accepted box. Only the digits accepted by the rules count as neighbours, so a row of
     /// letters cannot pull itself in one by one.
-    private func rescueNeighbours(_ candidates: [Candidate], scores: [Float], classes: Int, best: [Int],
+    private func rescueNeighbours(_ candidates: [Candidate], scores: [Float], classes: Int,
                                   confidence: [Float], accepted: inout [Bool]) {
         let sure = (0..<candidates.count).filter { accepted[$0] }
         guard !sure.isEmpty else { return }

@@ -46,6 +46,23 @@ struct CascadeCommandTests {
         #expect(r.err.split(separator: "\n").count == 1 && r.err.contains(tmp + "/s.safetensors: "), "stderr: \(r.err)")
     }
 
+    @Test func aSecondOpinionModelIsAveragedIn_andACorruptOneIsOneLine() throws {
+        let images = Self.fixture + "/t10k-images-idx3-ubyte.gz", labels = Self.fixture + "/t10k-labels-idx1-ubyte.gz"
+        FileManager.default.createFile(atPath: tmp + "/o.safetensors", contents: Data(repeating: 0x41, count: 100))
+        let bad = try run(["eval", "--second-opinion", tmp + "/o.safetensors", "--images", images, "--labels", labels])
+        #expect(bad.status != 0)
+        #expect(bad.err.split(separator: "\n").count == 1 && bad.err.contains(tmp + "/o.safetensors"), "stderr: \(bad.err)")
+        // the default model as its own second opinion: the mean of two equal answers is the answer
+        let models = URL(fileURLWithPath: Self.fixture).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models").path
+        let same = try run(["eval", "--json", "--second-opinion", models + "/digitd-default.safetensors", "--images", images, "--labels", labels])
+        let plain = try run(["eval", "--json", "--images", images, "--labels", labels])
+        #expect(same.status == 0 && plain.status == 0, "stderr: \(same.err)")
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(same.out.utf8)) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(plain.out.utf8)) as? [String: Any])
+        #expect(a["accuracy"] as? Double == b["accuracy"] as? Double)
+    }
+
     @Test func picturesUseTheSceneModelBesideTheDefaultAndDigitsTheDefault() throws {
         // A copy of the shipped models whose scene model is corrupt: commands that read pictures
         // must pick it (and fail, naming it); eval reads MNIST digits with the default model.
