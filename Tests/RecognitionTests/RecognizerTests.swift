@@ -123,19 +123,30 @@ func inkExtent(_ inputs: UnsafeBufferPointer<Float>, crop i: Int) -> (width: Int
     return (x1 - x0 + 1, y1 - y0 + 1)
 }
 
-/// Answers by the shape of the ink in the crop: wide ink (a blob read whole) gets `whole`,
-/// upright ink (a piece of it) gets `piece`, both as the digit 0.
-final class ShapeClassifier: DigitClassifier {
+/// A stand-in network that answers from the extent of the ink in each crop: `answer(width,
+/// height)` gives the digit, its probability and the "not a digit" probability; the other
+/// digits share the rest evenly.
+final class ExtentClassifier: DigitClassifier {
     let classCount = 11
-    let whole: Float, piece: Float
-    init(whole: Float, piece: Float) { self.whole = whole; self.piece = piece }
+    let answer: (Int, Int) -> (digit: Int, confidence: Float, notDigit: Float)
+    init(_ answer: @escaping (Int, Int) -> (digit: Int, confidence: Float, notDigit: Float)) { self.answer = answer }
     func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
         for i in 0..<count {
             let ink = inkExtent(inputs, crop: i)
-            let c = ink.width > ink.height ? whole : piece
-            for k in 0..<11 { p[i * 11 + k] = (1 - c) / 10 }
-            p[i * 11] = c
+            let (digit, c, n) = answer(ink.width, ink.height)
+            for k in 0..<10 { p[i * 11 + k] = (1 - c - n) / 9 }
+            p[i * 11 + digit] = c
+            p[i * 11 + 10] = n
         }
+    }
+}
+
+/// Wide ink (a blob read whole) reads as a 0 with probability `whole`, upright ink (a piece of
+/// it) with `piece`; the rest spread evenly over the other ten classes.
+func shapeClassifier(whole: Float, piece: Float) -> ExtentClassifier {
+    ExtentClassifier { w, h in
+        let c = w > h ? whole : piece
+        return (0, c, (1 - c) / 10)
     }
 }
 
@@ -149,26 +160,14 @@ func recognizer_splitsAWideBlobOnlyWhenThePiecesTogetherReadBetterThanTheWhole(w
         if r > 0.72 && r < 1 { page[x, y] = 30 }
     } }
     var options = RecognizerOptions(); options.keepDebugImages = true
-    let reading = Recognizer(classifier: ShapeClassifier(whole: whole, piece: piece), options: options).read(page)
+    let reading = Recognizer(classifier: shapeClassifier(whole: whole, piece: piece), options: options).read(page)
     #expect(reading.detections.count == expected, "\(reading.debug!.candidates.map { ($0.box, $0.confidence, $0.accepted) })")
 }
 
 /// Reads narrow ink (a "1") as the digit 1 with `narrow` probability and "not a digit" with
 /// `narrowNotDigit`; anything wider as a sure 0.
-final class NarrowClassifier: DigitClassifier {
-    let classCount = 11
-    let narrow: Float, narrowNotDigit: Float
-    init(narrow: Float, narrowNotDigit: Float) { self.narrow = narrow; self.narrowNotDigit = narrowNotDigit }
-    func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into p: UnsafeMutableBufferPointer<Float>) {
-        for i in 0..<count {
-            let ink = inkExtent(inputs, crop: i)
-            let isNarrow = ink.width * 10 < ink.height * 6
-            let (digit, c, n): (Int, Float, Float) = isNarrow ? (1, narrow, narrowNotDigit) : (0, 0.9, 0.02)
-            for k in 0..<11 { p[i * 11 + k] = (1 - c - n) / 9 }
-            p[i * 11 + digit] = c
-            p[i * 11 + 10] = n
-        }
-    }
+func narrowClassifier(narrow: Float, narrowNotDigit: Float) -> ExtentClassifier {
+    ExtentClassifier { w, h in w * 10 < h * 6 ? (1, narrow, narrowNotDigit) : (0, 0.9, 0.02) }
 }
 
 @Test func recognizer_reportsAnUnsureDigitBesideSureOnes_butNotAlone() {
@@ -176,13 +175,13 @@ final class NarrowClassifier: DigitClassifier {
     var page = GrayImage(width: 360, height: 200, fill: 215)
     page.drawText("101", x: 40, y: 60, scale: 7, value: 30)
     page.drawText("1", x: 280, y: 120, scale: 7, value: 30)
-    let unsure = NarrowClassifier(narrow: 0.4, narrowNotDigit: 0.2)
+    let unsure = narrowClassifier(narrow: 0.4, narrowNotDigit: 0.2)
     let read = Recognizer(classifier: unsure).read(page)
     #expect(read.numbers.map { $0.value } == ["101"], "\(read.detections.map { ($0.box, $0.digit) })")
     var off = RecognizerOptions(); off.minimumNeighbourConfidence = 1
     #expect(Recognizer(classifier: unsure, options: off).read(page).detections.map { $0.digit } == [0])
     // more likely "not a digit" than a 1: not pulled in
-    let notDigit = NarrowClassifier(narrow: 0.35, narrowNotDigit: 0.45)
+    let notDigit = narrowClassifier(narrow: 0.35, narrowNotDigit: 0.45)
     #expect(Recognizer(classifier: notDigit).read(page).numbers.map { $0.value } == ["0"])
     // the rule itself
     let a = Box(x: 100, y: 100, width: 30, height: 50)
