@@ -252,9 +252,13 @@ public final class Recognizer {
     private func judge(_ scores: [Float], row: Int, classes: Int) -> (digit: Int, confidence: Float, accepted: Bool) {
         var d = 0
         for k in 1..<10 where scores[row + k] > scores[row + d] { d = k }
-        let notDigit: Float = classes > 10 ? scores[row + 10] : 0
         let c = scores[row + d]
-        return (d, c, c >= options.minimumConfidence && notDigit < options.maximumNotDigitProbability)
+        return (d, c, c >= options.minimumConfidence && notDigit(scores, row: row, classes: classes) < options.maximumNotDigitProbability)
+    }
+
+    /// The "not a digit" probability in row `row` of `scores` (0 for a 10-class model).
+    private func notDigit(_ scores: [Float], row: Int, classes: Int) -> Float {
+        classes > 10 ? scores[row + 10] : 0
     }
 
     /// A wide blob is read both whole and split into pieces. The split wins only if every piece
@@ -295,7 +299,7 @@ public final class Recognizer {
         var taken = sure.map { candidates[$0].box }
         let unsure = (0..<candidates.count).filter { i in
             !accepted[i] && confidence[i] >= options.minimumNeighbourConfidence
-                && (classes <= 10 || confidence[i] > scores[i * classes + 10])
+                && confidence[i] > notDigit(scores, row: i * classes, classes: classes)
         }.sorted { confidence[$0] > confidence[$1] }
         for i in unsure {
             let b = candidates[i].box

@@ -94,7 +94,7 @@ struct CascadeOptions: ParsableArguments {
     var secondOpinion: String?
 
     @Option(help: "Crops whose full-model top probability is below this also go to --second-opinion (0...1).")
-    var secondOpinionThreshold: Float = 0.8
+    var secondOpinionThreshold: Float = CascadeChoice.defaultSecondOpinionThreshold
 
     func validate() throws {
         guard (0...1).contains(cascadeThreshold) else { throw ValidationError("--cascade-threshold must be within 0...1") }
@@ -113,7 +113,9 @@ struct CascadeChoice {
     var screenModel: String? = nil
     var threshold: Float = CascadeClassifier.defaultThreshold
     var secondOpinion: String? = nil
-    var secondOpinionThreshold: Float = 0.8
+    var secondOpinionThreshold: Float = CascadeChoice.defaultSecondOpinionThreshold
+    /// Crops the full model reads with a top probability below this also go to the second opinion.
+    static let defaultSecondOpinionThreshold: Float = 0.8
 }
 
 extension DigitClassifier {
