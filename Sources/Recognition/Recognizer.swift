@@ -97,6 +97,17 @@ public struct RecognizerOptions: Sendable {
     /// a sure digit on the same line, as the digits of a number do (`besideADigit`); 1 turns
     /// this off.
     public var minimumNeighbourConfidence: Float = 0.3
+    /// Clusters of nearby blobs in which no digit was read are read again as one digit each,
+    /// and digits read with the blobs beside them (see `DigitDetector.regroupFragments`), at
+    /// most this many crops per frame; 0 turns it off. A cluster is reported if it passes the
+    /// rules above with at least `minimumRegroupConfidence` (or stands beside a sure digit, see
+    /// below); a grown digit replaces the digit if it reads the same digit more surely
+    /// (another digit: also at least `minimumRegroupConfidence`). Synth F1 without / with
+    /// clusters / with grown digits too: seed 1 0.9669 / 0.9671 / 0.9673, seed 500001 0.9558 /
+    /// 0.9574 / 0.9576, seed 1000 0.9525 / 0.9549 / 0.9552 (12 crops: the same; least
+    /// confidence 0.5 / 0.7 / 0.95 on seed 1000: +0.0001 / 0 / -0.0002); 0.04 ms at 1280x720.
+    public var maximumRegroupCrops: Int = 6
+    public var minimumRegroupConfidence: Float = 0.85
     /// Keep the binary mask and the 28x28 crops in `FrameReading.debug`.
     public var keepDebugImages: Bool = false
     public init() {}
@@ -208,6 +219,36 @@ public final class Recognizer {
             }
         }
         clock.mark("second look")
+
+        // Regroup: ink the mask broke into pieces (a faint stroke, a stroke along a removed
+        // grid line) is read once more as clusters of nearby blobs that no digit was read in.
+        if options.maximumRegroupCrops > 0 {
+            let sure = (0..<candidates.count).filter { accepted[$0] }
+            var extra: [Float] = []
+            let clusters = detector.regroupFragments(digits: sure.map { candidates[$0].maskBox }, image: image,
+                                                     maximumCrops: options.maximumRegroupCrops, crops: &extra)
+            if !clusters.isEmpty {
+                let m = clusters.count
+                var extraScores = [Float](repeating: 0, count: m * classes)
+                extra.withUnsafeBufferPointer { input in
+                    extraScores.withUnsafeMutableBufferPointer { out in classifier.classify(input, count: m, into: out) }
+                }
+                for (j, (c, grows)) in clusters.enumerated() {
+                    let (d, conf, ok) = judge(extraScores, row: j * classes, classes: classes)
+                    var take = ok && conf >= options.minimumRegroupConfidence
+                    if let g = grows.map({ sure[$0] }) {
+                        // A digit with more of its ink: the same digit, read more surely.
+                        take = ok && accepted[g] && conf > confidence[g] && (d == best[g] || conf >= options.minimumRegroupConfidence)
+                        if take { accepted[g] = false }
+                    }
+                    candidates.append(c)
+                    scores += extraScores[(j * classes)..<((j + 1) * classes)]
+                    if options.keepDebugImages { crops += extra[(j * 784)..<((j + 1) * 784)] }
+                    best.append(d); confidence.append(conf); accepted.append(take)
+                }
+            }
+        }
+        clock.mark("regroup")
         suppressOverlaps(candidates, confidence: confidence, accepted: &accepted)
         if options.minimumNeighbourConfidence < 1 {
             rescueNeighbours(candidates, scores: scores, classes: classes, confidence: confidence, accepted: &accepted)

@@ -284,3 +284,71 @@ func inkRows(of mask: GrayImage, in box: Box, columns: Range<Int>) -> Box? {
     }
     return bottom > top ? Box(x: columns.lowerBound, y: top, width: columns.count, height: bottom - top) : nil
 }
+
+/// A cluster of nearby blobs to read as one digit (see `clusterFragments`).
+public struct FragmentCluster: Sendable, Equatable {
+    /// The union of the blobs' boxes.
+    public var box: Box
+    /// The digit box (index into `digits`) the cluster grows, nil when it holds none.
+    public var grows: Int?
+    public init(box: Box, grows: Int?) { self.box = box; self.grows = grows }
+}
+
+/// Fragments that may be one digit the mask broke up (a faint or blurred stroke thresholded into
+/// pieces, a stroke lost along a removed grid line, a 5's long top bar left apart): clusters of
+/// blobs that lie within a quarter of the taller one's height of each other (at least 2
+/// pixels). A blob mostly inside a box of `digits` (digits already read) belongs to that digit.
+/// Returns each cluster of two or more blobs that holds no digit, and each that holds one digit
+/// and blobs outside it (`grows`), when the union of its boxes is shaped like one digit (at
+/// least `minimumHeight` tall and no taller than the frame allows, 0.15 to `maximumAspect` as
+/// wide as tall) and overlaps no other box of `digits` by a fifth of the smaller; clusters
+/// without a digit first, then by ink, most first.
+public func clusterFragments(_ fragments: [Component], digits: [Box], settings: CandidateSettings,
+                             frameHeight: Int, growing: Bool) -> [FragmentCluster] {
+    let maxHeight = Int(Double(frameHeight) * settings.maximumHeightFraction)
+    var parts: [(blob: Component, digit: Int)] = []
+    for f in fragments where f.box.height <= maxHeight {
+        let d = digits.firstIndex(where: { $0.intersectionArea(f.box) * 2 >= f.box.area }) ?? -1
+        if d < 0 || growing { parts.append((f, d)) }
+    }
+    guard parts.count >= 2 else { return [] }
+    parts.sort { $0.blob.box.x < $1.blob.box.x }
+    var parent = Array(0..<parts.count)
+    func root(_ i: Int) -> Int {
+        var i = i
+        while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
+        return i
+    }
+    let reach = max(2, (parts.map { $0.blob.box.height }.max() ?? 0) / 4)
+    for i in 0..<parts.count {
+        let a = parts[i].blob.box
+        var j = i + 1
+        while j < parts.count && parts[j].blob.box.x <= a.maxX + reach {
+            let b = parts[j].blob.box
+            let gap = max(b.x - a.maxX, a.x - b.maxX, b.y - a.maxY, a.y - b.maxY, 0)
+            if gap <= max(2, max(a.height, b.height) / 4) {
+                let ra = root(i), rb = root(j)
+                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+            }
+            j += 1
+        }
+    }
+    struct Cluster { var box: Box; var area = 0; var loose = 0; var digit = -1; var digitCount = 0 }
+    var clusters: [Int: Cluster] = [:]
+    for i in 0..<parts.count {
+        let r = root(i), (blob, d) = parts[i]
+        var c = clusters[r] ?? Cluster(box: blob.box)
+        c.box = c.box.union(blob.box)
+        c.area += blob.area
+        if d < 0 { c.loose += 1 } else if d != c.digit { c.digitCount += 1; c.digit = d }
+        clusters[r] = c
+    }
+    return clusters.values.filter { c in
+        let b = c.box
+        guard growing ? c.digitCount == 1 && c.loose >= 1 : c.loose >= 2 else { return false }
+        return b.height >= settings.minimumHeight && b.height <= maxHeight
+            && b.width * 100 >= b.height * 15 && Double(b.width) <= Double(b.height) * settings.maximumAspect
+            && !digits.indices.contains(where: { $0 != c.digit && digits[$0].intersectionArea(b) * 5 >= min(digits[$0].area, b.area) })
+    }.sorted { $0.area > $1.area }
+    .map { FragmentCluster(box: $0.box, grows: $0.digit >= 0 ? $0.digit : nil) }
+}

@@ -60,6 +60,8 @@ public final class DigitDetector {
     private let normalizer = MNISTNormalizer()
     private var lastScale = 1
     private var lastPolarity = InkPolarity.darkOnLight
+    /// The blobs of the last `detect` after fragment merging, for `regroupFragments`.
+    private var lastFragments: [Component] = []
 
     public init(settings: DetectorSettings = .init()) { self.settings = settings }
 
@@ -139,6 +141,7 @@ public final class DigitDetector {
         clock.mark("components")
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))
+        lastFragments = merged
         var candidates = filterCandidates(merged, mask: mask, settings: candidateSettings)
         if settings.dropPiecesOfLines {
             let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
@@ -224,6 +227,33 @@ public final class DigitDetector {
             result.append(hypotheses)
         }
         return result
+    }
+}
+
+extension DigitDetector {
+    /// Another look at ink the network did not read as digits: clusters of nearby blobs of the
+    /// last `detect` on `image` (see `clusterFragments`; `digits` are the boxes of the digits
+    /// read, in the detector's mask as `Candidate.maskBox`), each read as one digit. Returns at
+    /// most `maximumCrops` candidates (boxes in input pixels) with the digit each would grow,
+    /// their crops appended to `crops`.
+    public func regroupFragments(digits: [Box], image: GrayImage, maximumCrops: Int,
+                                 crops: inout [Float]) -> [(candidate: Candidate, grows: Int?)] {
+        guard maximumCrops > 0 else { return [] }
+        let settings = CandidateSettings.forImage(width: mask.width, height: mask.height)
+        var out: [(candidate: Candidate, grows: Int?)] = []
+        var slot = [Float](repeating: 0, count: 784)
+        // Clusters of loose blobs first, then digits grown by the blobs beside them.
+        let clusters = clusterFragments(lastFragments, digits: digits, settings: settings, frameHeight: mask.height, growing: false)
+            + clusterFragments(lastFragments, digits: digits, settings: settings, frameHeight: mask.height, growing: true)
+        for cluster in clusters {
+            guard out.count < maximumCrops else { break }
+            guard let box = slot.withUnsafeMutableBufferPointer({ normalize(image, maskBox: cluster.box, into: $0) }) else { continue }
+            var c = Candidate(box: box)
+            c.maskBox = cluster.box
+            out.append((c, cluster.grows))
+            crops += slot
+        }
+        return out
     }
 }
 

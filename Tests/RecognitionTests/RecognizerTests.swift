@@ -191,3 +191,36 @@ func narrowClassifier(narrow: Float, narrowNotDigit: Float) -> ExtentClassifier 
     #expect(!besideADigit(Box(x: 140, y: 130, width: 30, height: 50), a))     // the line below
     #expect(!besideADigit(Box(x: 140, y: 110, width: 15, height: 20), a))     // much smaller
 }
+
+@Test func recognizer_readsADigitTheMaskBrokeIntoPieces_asOne() {
+    // A 0 drawn as four bars that do not touch (a faint stroke thresholded into pieces): the
+    // upright bars alone read as no digit; together the pieces read as a sure 0.
+    var page = GrayImage(width: 320, height: 200, fill: 215)
+    page.fill(Box(x: 125, y: 60, width: 40, height: 4), value: 30)
+    page.fill(Box(x: 125, y: 120, width: 40, height: 4), value: 30)
+    page.fill(Box(x: 118, y: 68, width: 4, height: 48), value: 30)
+    page.fill(Box(x: 168, y: 68, width: 4, height: 48), value: 30)
+    let bars = narrowClassifier(narrow: 0.2, narrowNotDigit: 0.7)
+    let read = Recognizer(classifier: bars).read(page)
+    #expect(read.detections.count == 1)
+    #expect(read.detections.first.map { $0.digit == 0 && $0.box.iou(Box(x: 118, y: 60, width: 54, height: 64)) > 0.8 } == true,
+            "\(read.detections.map { ($0.box, $0.digit) })")
+    var off = RecognizerOptions(); off.maximumRegroupCrops = 0
+    #expect(Recognizer(classifier: bars, options: off).read(page).detections.isEmpty)
+}
+
+@Test(arguments: [(Float(0.95), true), (Float(0.7), false)])
+func recognizer_growsADigitByAStrokeBesideIt_onlyWhenItReadsAsSurely(withBar: Float, grows: Bool) {
+    // A ring read as a 0 at 0.8, and a short bar 7 px to its right at its top (a 5's long top
+    // bar): read together (wider than tall) the 0 has `withBar`.
+    var page = GrayImage(width: 320, height: 200, fill: 215)
+    for y in 0..<200 { for x in 0..<320 {
+        let r = pow(Double(x - 140) / 20, 2) + pow(Double(y - 100) / 30, 2)
+        if r > 0.7 && r < 1 { page[x, y] = 30 }
+    } }
+    page.fill(Box(x: 167, y: 72, width: 24, height: 8), value: 30)
+    let read = Recognizer(classifier: shapeClassifier(whole: withBar, piece: 0.8)).read(page)
+    #expect(read.detections.count == 1)
+    let width = read.detections.first?.box.width ?? 0
+    #expect(grows ? width >= 55 : width <= 42, "\(read.detections.map { ($0.box, $0.confidence) })")
+}

@@ -200,3 +200,39 @@ private func page(width: Int = 120, height: Int = 80, paper: Int = 200, ramp: In
     let lower = Component(box: Box(x: 10, y: 40, width: 16, height: 24), area: 150)
     #expect(mergeFragments([upper, lower], minimumArea: 4).count == 2)
 }
+
+@Test func clusterFragments_joinsThePiecesOfABrokenDigit_andNothingElse() {
+    let settings = CandidateSettings(minimumHeight: 10)
+    // A 0 broken at its corners into four bars 2 px apart; a blob far off; a digit already read.
+    let ring = [Component(box: Box(x: 65, y: 30, width: 20, height: 3), area: 60),
+                Component(box: Box(x: 65, y: 57, width: 20, height: 3), area: 60),
+                Component(box: Box(x: 60, y: 35, width: 3, height: 20), area: 60),
+                Component(box: Box(x: 87, y: 35, width: 3, height: 20), area: 60)]
+    let far = Component(box: Box(x: 200, y: 40, width: 4, height: 12), area: 30)
+    let read = Component(box: Box(x: 120, y: 30, width: 18, height: 30), area: 200)
+    let clusters = clusterFragments(ring + [far, read], digits: [read.box], settings: settings, frameHeight: 200, growing: false)
+    #expect(clusters == [FragmentCluster(box: Box(x: 60, y: 30, width: 30, height: 30), grows: nil)])
+    // Pieces 6 px apart (more than a quarter of the taller one's height) stay apart.
+    let apart = [Component(box: Box(x: 60, y: 30, width: 3, height: 20), area: 60),
+                 Component(box: Box(x: 69, y: 30, width: 3, height: 20), area: 60)]
+    #expect(clusterFragments(apart, digits: [], settings: settings, frameHeight: 200, growing: false).isEmpty)
+    // A cluster on a digit's box, or too wide for one digit, is left out.
+    #expect(clusterFragments(ring, digits: [Box(x: 70, y: 35, width: 14, height: 20)], settings: settings,
+                             frameHeight: 200, growing: false).isEmpty)
+    let row = (0..<6).map { Component(box: Box(x: 10 + 8 * $0, y: 10, width: 6, height: 12), area: 40) }
+    #expect(clusterFragments(row, digits: [], settings: settings, frameHeight: 200, growing: false).isEmpty)
+}
+
+@Test func clusterFragments_growsADigitByTheStrokeBesideIt() {
+    let settings = CandidateSettings(minimumHeight: 10)
+    // A 5's body read as a digit, and its long top bar left apart 2 px to its right.
+    let body = Component(box: Box(x: 60, y: 30, width: 20, height: 30), area: 180)
+    let bar = Component(box: Box(x: 82, y: 30, width: 12, height: 3), area: 36)
+    let grown = clusterFragments([body, bar], digits: [body.box], settings: settings, frameHeight: 200, growing: true)
+    #expect(grown == [FragmentCluster(box: Box(x: 60, y: 30, width: 34, height: 30), grows: 0)])
+    // Not as loose blobs (the body is a digit), and not two digits together.
+    #expect(clusterFragments([body, bar], digits: [body.box], settings: settings, frameHeight: 200, growing: false).isEmpty)
+    let other = Component(box: Box(x: 96, y: 30, width: 18, height: 30), area: 170)
+    #expect(clusterFragments([body, bar, other], digits: [body.box, other.box], settings: settings,
+                             frameHeight: 200, growing: true).isEmpty)
+}
