@@ -81,16 +81,23 @@ public struct RecognizerOptions: Sendable {
     /// At most this many candidates per frame go to the network (largest-first beyond it).
     public var maximumCandidates: Int = 256
     /// Blobs at least 0.9 times as wide as tall that read as no digit are cut into touching
-    /// digits and read again (see `DigitDetector.splitAgain`), at most this many crops per
-    /// frame (each costs a network input); 0 turns it off. The pieces are reported only if
-    /// every one passes the rules above and has at least `minimumSecondLookConfidence`: a
-    /// blob cut up until its pieces read as digits needs more evidence than one read whole.
-    /// (Synth seed 1 F1 0.9366 -> 0.9379, seed 500001 0.9208 -> 0.9228 with 6 crops; 24 crops
-    /// and also re-cutting the wider blobs split evenly above gained 0.001 more at 1.4 ms.)
+    /// digits and read again (see `DigitDetector.splitAgain`), and after them those read as one
+    /// digit below `secondLookBelowConfidence` that may be two touching (see
+    /// `mayBeTouchingDigits`), widest first; at most this many crops per frame (each costs a
+    /// network input); 0 turns it off. The pieces replace the blob only if every one passes the
+    /// rules above and has at least `minimumSecondLookConfidence`. (Synth seed 1 F1 0.9366 ->
+    /// 0.9379, seed 500001 0.9208 -> 0.9228 with 6 crops, rejected blobs only. Least
+    /// confidence 0.85 -> 0.8: seeds 1 / 500001 / 1000 0.9673 / 0.9576 / 0.9552 -> 0.9677 /
+    /// 0.9578 / 0.9557; and the blobs read as digits: 0.9684 / 0.9586 / 0.9566, one crop
+    /// more per 1280x720 frame. Their every cut and no confidence limit, 12 crops: 0.9680 /
+    /// 0.9588 / 0.9566 at 7 crops more; 8 crops: +0.0001 at most.)
     public var maximumSecondLookCrops: Int = 6
-    public var minimumSecondLookConfidence: Float = 0.85
-    /// Least width / height of a rejected blob for the second look. (0.7, 12 crops or a
-    /// least confidence of 0.75 changed synth seed 1 F1 by -0.0002 to -0.0009.)
+    public var minimumSecondLookConfidence: Float = 0.8
+    /// Blobs read as one digit below this are cut too (one cut each, the best); 0 turns that off.
+    /// (0.95 on seeds 1 / 1000: -0.0002 / +0.0001.)
+    public var secondLookBelowConfidence: Float = 0.9
+    /// Least width / height of a blob for the second look. (0.7 changed synth seed 1 F1 by
+    /// -0.0002 to -0.0009 when only rejected blobs had one.)
     public var secondLookMinimumAspect: Float = 0.9
     /// A candidate that reads as a digit, only not surely enough (best digit at least this
     /// probable, and more probable than "not a digit"), is reported anyway when it stands beside
@@ -173,18 +180,29 @@ public final class Recognizer {
         for i in 0..<n { (best[i], confidence[i], accepted[i]) = judge(scores, row: i * classes, classes: classes) }
         resolveAlternatives(candidates, confidence: confidence, accepted: &accepted)
 
-        // Second look: a blob about as wide as tall or wider that reads as no digit may be two
-        // touching digits (a "1" against a "3" is not wide enough to be split above): cut it
-        // where the ink is thinnest and read the pieces; keep them if every piece is a sure digit.
+        // Second look: a blob about as wide as tall or wider that reads as no digit, or as one
+        // only unsurely, may be two touching digits (a "1" against a "3" is not wide enough to
+        // be split above): cut it where the ink is thinnest and read the pieces; keep them if
+        // every piece is a sure digit.
         if options.maximumSecondLookCrops > 0 {
             var blobs: [Box] = [], members: [[Int]] = []
-            for i in 0..<n where !accepted[i] && candidates[i].group < 0 {
-                let b = candidates[i].maskBox
-                if Float(b.width) >= Float(b.height) * options.secondLookMinimumAspect { blobs.append(b); members.append([i]) }
+            func wide(_ i: Int) -> Bool {
+                candidates[i].group < 0
+                    && Float(candidates[i].maskBox.width) >= Float(candidates[i].maskBox.height) * options.secondLookMinimumAspect
+            }
+            func aspect(_ i: Int) -> Float { Float(candidates[i].maskBox.width) / Float(candidates[i].maskBox.height) }
+            for i in 0..<n where !accepted[i] && wide(i) { blobs.append(candidates[i].maskBox); members.append([i]) }
+            var limits = [Int](repeating: 3, count: blobs.count)
+            let unsure = (0..<n).filter {
+                accepted[$0] && confidence[$0] < options.secondLookBelowConfidence && wide($0)
+                    && detector.mayBeTouchingDigits(candidates[$0].maskBox)
+            }
+            for i in unsure.sorted(by: { aspect($0) > aspect($1) }) {
+                blobs.append(candidates[i].maskBox); members.append([i]); limits.append(1)
             }
             if !blobs.isEmpty {
                 var extra: [Float] = []
-                let hypotheses = detector.splitAgain(blobs, image: image, maximumCrops: options.maximumSecondLookCrops, crops: &extra)
+                let hypotheses = detector.splitAgain(blobs, image: image, maximumCrops: options.maximumSecondLookCrops, hypotheses: limits, crops: &extra)
                 let m = extra.count / 784
                 if m > 0 {
                     var extraScores = [Float](repeating: 0, count: m * classes)

@@ -352,3 +352,24 @@ public func clusterFragments(_ fragments: [Component], digits: [Box], settings: 
     }.sorted { $0.area > $1.area }
     .map { FragmentCluster(box: $0.box, grows: $0.digit >= 0 ? $0.digit : nil) }
 }
+
+/// Whether a blob may be two digits touching: some column at least 0.18 of the blob's height in
+/// from either side crosses at most one stroke (one run of ink in `mask`, or none). One digit
+/// about as wide as tall (a 0, 2, 4, 8) crosses two or more strokes in its middle columns; two
+/// digits written close touch in one stroke or are apart.
+public func mayBeTouchingDigits(_ box: Box, mask: GrayImage) -> Bool {
+    let margin = max(2, Int(0.18 * Double(box.height)))
+    guard box.width > 2 * margin else { return false }
+    return mask.pixels.withUnsafeBufferPointer { m in
+        for x in (box.x + margin)..<(box.maxX - margin) {
+            var runs = 0, inInk = false
+            for y in box.y..<box.maxY {
+                let ink = m[y * mask.width + x] != 0
+                if ink && !inInk { runs += 1 }
+                inInk = ink
+            }
+            if runs <= 1 { return true }
+        }
+        return false
+    }
+}

@@ -198,18 +198,21 @@ public final class DigitDetector {
                                     gateScale: s, into: slot)
     }
 
-    /// Second look at blobs the network did not read as one digit: other ways to cut each into
+    /// Second look at blobs the network did not read (or read unsurely) as one digit: other ways to cut each into
     /// touching digits (see `splitHypotheses`), from the mask of the last `detect` on `image`.
     /// Returns, per blob, its hypotheses as candidates (boxes in input pixels) with their crops
-    /// appended to `crops`, all crops of a hypothesis or none. At most `maximumCrops` crops.
-    public func splitAgain(_ blobs: [Box], image: GrayImage, maximumCrops: Int, crops: inout [Float]) -> [[[Candidate]]] {
+    /// appended to `crops`, all crops of a hypothesis or none. At most `maximumCrops` crops, and
+    /// for blob i at most `hypotheses[i]` hypotheses (all of `splitHypotheses` when not given).
+    public func splitAgain(_ blobs: [Box], image: GrayImage, maximumCrops: Int, hypotheses limits: [Int] = [],
+                           crops: inout [Float]) -> [[[Candidate]]] {
         let minimumHeight = CandidateSettings.forImage(width: mask.width, height: mask.height).minimumHeight
         var budget = maximumCrops
         var result: [[[Candidate]]] = []
         var slot = [Float](repeating: 0, count: 784)
-        for blob in blobs {
+        for (index, blob) in blobs.enumerated() {
             var hypotheses: [[Candidate]] = []
-            for pieces in splitHypotheses(blob, mask: mask, minimumHeight: minimumHeight) where pieces.count <= budget {
+            let limit = index < limits.count ? limits[index] : 3
+            for pieces in splitHypotheses(blob, mask: mask, minimumHeight: minimumHeight, maximum: limit) where pieces.count <= budget {
                 var made: [Candidate] = []
                 var added: [Float] = []
                 for p in pieces {
@@ -231,6 +234,12 @@ public final class DigitDetector {
 }
 
 extension DigitDetector {
+    /// Whether the blob `box` (in the mask of the last `detect`) may be digits touching (see
+    /// `mayBeTouchingDigits`).
+    public func mayBeTouchingDigits(_ box: Box) -> Bool {
+        Vision.mayBeTouchingDigits(box, mask: mask)
+    }
+
     /// Another look at ink the network did not read as digits: clusters of nearby blobs of the
     /// last `detect` on `image` (see `clusterFragments`; `digits` are the boxes of the digits
     /// read, in the detector's mask as `Candidate.maskBox`), each read as one digit. Returns at

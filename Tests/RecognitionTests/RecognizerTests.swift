@@ -224,3 +224,26 @@ func recognizer_growsADigitByAStrokeBesideIt_onlyWhenItReadsAsSurely(withBar: Fl
     let width = read.detections.first?.box.width ?? 0
     #expect(grows ? width >= 55 : width <= 42, "\(read.detections.map { ($0.box, $0.confidence) })")
 }
+
+@Test(arguments: [(Float(0.85), 2), (Float(0.95), 1)])
+func recognizer_cutsABlobReadUnsurelyAsOneDigit_intoTheTwoItHolds(whole: Float, expected: Int) {
+    // A "1" touching a "0" (one blob about as wide as tall) reads as one 0 with `whole`; the
+    // pieces read surely (1 and 0 at 0.9). Read unsurely, the blob is cut; surely, it is not.
+    var page = GrayImage(width: 200, height: 160, fill: 215)
+    page.fill(Box(x: 60, y: 50, width: 6, height: 60), value: 30)      // the 1
+    page.fill(Box(x: 66, y: 78, width: 8, height: 4), value: 30)       // where they touch
+    page.fill(Box(x: 74, y: 50, width: 48, height: 6), value: 30)      // the 0
+    page.fill(Box(x: 74, y: 104, width: 48, height: 6), value: 30)
+    page.fill(Box(x: 74, y: 50, width: 6, height: 60), value: 30)
+    page.fill(Box(x: 116, y: 50, width: 6, height: 60), value: 30)
+    let stub = ExtentClassifier { w, h in
+        w * 10 < h * 6 ? (1, 0.9, 0.02) : (w > h ? (0, whole, 0.02) : (0, 0.9, 0.02))
+    }
+    let read = Recognizer(classifier: stub).read(page)
+    #expect(read.detections.count == expected, "\(read.detections.map { ($0.box, $0.digit, $0.confidence) })")
+    if expected == 2 {
+        #expect(read.numbers.map { $0.value } == ["10"])
+        var off = RecognizerOptions(); off.secondLookBelowConfidence = 0
+        #expect(Recognizer(classifier: stub, options: off).read(page).detections.count == 1)
+    }
+}

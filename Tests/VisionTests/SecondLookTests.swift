@@ -60,3 +60,15 @@ private func oneTouchingZero() -> GrayImage {
     var none: [Float] = []
     #expect(detector.splitAgain([blob], image: page, maximumCrops: 1, crops: &none)[0].isEmpty && none.isEmpty)
 }
+
+@Test func mayBeTouchingDigits_seesTheOneStrokeJoin_butNotADigitsOwnStrokes() {
+    // "10" touching through a bridge: the columns at the bridge cross one stroke.
+    #expect(mayBeTouchingDigits(Box(x: 10, y: 10, width: 31, height: 30), mask: oneTouchingZero()))
+    // A 0 alone (a ring about as wide as tall): every middle column crosses two strokes.
+    var ring = GrayImage(width: 60, height: 50)
+    ring.fill(Box(x: 10, y: 10, width: 30, height: 3), value: 255)
+    ring.fill(Box(x: 10, y: 37, width: 30, height: 3), value: 255)
+    ring.fill(Box(x: 10, y: 10, width: 3, height: 30), value: 255)
+    ring.fill(Box(x: 37, y: 10, width: 3, height: 30), value: 255)
+    #expect(!mayBeTouchingDigits(Box(x: 10, y: 10, width: 30, height: 30), mask: ring))
+}
