@@ -247,3 +247,33 @@ func recognizer_cutsABlobReadUnsurelyAsOneDigit_intoTheTwoItHolds(whole: Float, 
         #expect(Recognizer(classifier: stub, options: off).read(page).detections.count == 1)
     }
 }
+
+@Test func recognizer_dropsAnUnsureDigitAmongLetters_butNotOneAloneOrInANumber() {
+    // Upright bars read as a "1" at 0.7, hollow wide boxes as "not a digit" (letters), hollow
+    // upright boxes as a sure 0. A bar between two letters is a letter in a word; a bar alone,
+    // or between a letter and a sure digit, is a 1.
+    var page = GrayImage(width: 400, height: 300, fill: 215)
+    func ring(_ x: Int, _ y: Int, _ w: Int) {
+        page.fill(Box(x: x, y: y, width: w, height: 4), value: 30)
+        page.fill(Box(x: x, y: y + 36, width: w, height: 4), value: 30)
+        page.fill(Box(x: x, y: y, width: 4, height: 40), value: 30)
+        page.fill(Box(x: x + w - 4, y: y, width: 4, height: 40), value: 30)
+    }
+    func bar(_ x: Int, _ y: Int) { page.fill(Box(x: x, y: y, width: 6, height: 40), value: 30) }
+    ring(30, 40, 46); bar(88, 40); ring(106, 40, 46)        // "X1X"
+    bar(300, 40)                                            // "1"
+    ring(30, 180, 46); bar(88, 180); ring(106, 180, 30)     // "X10"
+    let stub = ExtentClassifier { w, h in
+        w * 10 < h * 6 ? (1, 0.7, 0.05) : (w > h ? (0, 0.05, 0.9) : (0, 0.95, 0.02))
+    }
+    let read = Recognizer(classifier: stub).read(page)
+    #expect(read.detections.map { $0.digit } == [1, 1, 0], "\(read.detections.map { ($0.box, $0.digit) })")
+    #expect(read.numbers.map { $0.value } == ["1", "10"])
+    var off = RecognizerOptions(); off.minimumConfidenceAmongLetters = 0
+    #expect(Recognizer(classifier: stub, options: off).read(page).detections.count == 4)
+    // read surely, the bar between the letters stays
+    let sure = ExtentClassifier { w, h in
+        w * 10 < h * 6 ? (1, 0.95, 0.02) : (w > h ? (0, 0.05, 0.9) : (0, 0.95, 0.02))
+    }
+    #expect(Recognizer(classifier: sure).read(page).detections.contains { $0.digit == 1 && $0.box.iou(Box(x: 88, y: 40, width: 6, height: 40)) > 0.7 })
+}
