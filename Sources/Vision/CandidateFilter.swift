@@ -298,8 +298,9 @@ public struct FragmentCluster: Sendable, Equatable {
 /// pieces, a stroke lost along a removed grid line, a 5's long top bar left apart): clusters of
 /// blobs that lie within a quarter of the taller one's height of each other (at least 2
 /// pixels). A blob mostly inside a box of `digits` (digits already read) belongs to that digit.
-/// Returns each cluster of two or more blobs that holds no digit, and each that holds one digit
-/// and blobs outside it (`grows`), when the union of its boxes is shaped like one digit (at
+/// Returns each cluster of two or more blobs that holds no digit, or with `growing` each that
+/// holds one digit and blobs outside it at least `minimumHeight` long (strokes, not specks:
+/// each grown digit costs a network input), when the union of its boxes is shaped like one digit (at
 /// least `minimumHeight` tall and no taller than the frame allows, 0.15 to `maximumAspect` as
 /// wide as tall) and overlaps no other box of `digits` by a fifth of the smaller; clusters
 /// without a digit first, then by ink, most first.
@@ -309,6 +310,8 @@ public func clusterFragments(_ fragments: [Component], digits: [Box], settings: 
     var parts: [(blob: Component, digit: Int)] = []
     for f in fragments where f.box.height <= maxHeight {
         let d = digits.firstIndex(where: { $0.intersectionArea(f.box) * 2 >= f.box.area }) ?? -1
+        // Growing: only strokes at least as long as the shortest digit is tall (not specks).
+        if d < 0 && growing && max(f.box.width, f.box.height) < settings.minimumHeight { continue }
         if d < 0 || growing { parts.append((f, d)) }
     }
     guard parts.count >= 2 else { return [] }

@@ -230,6 +230,9 @@ private func page(width: Int = 120, height: Int = 80, paper: Int = 200, ramp: In
     let bar = Component(box: Box(x: 82, y: 30, width: 12, height: 3), area: 36)
     let grown = clusterFragments([body, bar], digits: [body.box], settings: settings, frameHeight: 200, growing: true)
     #expect(grown == [FragmentCluster(box: Box(x: 60, y: 30, width: 34, height: 30), grows: 0)])
+    // A speck beside it (shorter every way than the smallest digit) does not grow it.
+    let speck = Component(box: Box(x: 82, y: 40, width: 3, height: 3), area: 9)
+    #expect(clusterFragments([body, speck], digits: [body.box], settings: settings, frameHeight: 200, growing: true).isEmpty)
     // Not as loose blobs (the body is a digit), and not two digits together.
     #expect(clusterFragments([body, bar], digits: [body.box], settings: settings, frameHeight: 200, growing: false).isEmpty)
     let other = Component(box: Box(x: 96, y: 30, width: 18, height: 30), area: 170)
