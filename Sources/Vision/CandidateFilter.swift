@@ -300,10 +300,10 @@ public struct FragmentCluster: Sendable, Equatable {
 /// pixels). A blob mostly inside a box of `digits` (digits already read) belongs to that digit.
 /// Returns each cluster of two or more blobs that holds no digit, or with `growing` each that
 /// holds one digit and blobs outside it at least `minimumHeight` long (strokes, not specks:
-/// each grown digit costs a network input), when the union of its boxes is shaped like one digit (at
-/// least `minimumHeight` tall and no taller than the frame allows, 0.15 to `maximumAspect` as
-/// wide as tall) and overlaps no other box of `digits` by a fifth of the smaller; clusters
-/// without a digit first, then by ink, most first.
+/// each grown digit costs a network input), when the union of its boxes is shaped like one
+/// digit (at least `minimumHeight` tall and no taller than the frame allows, 0.15 to
+/// `maximumAspect` as wide as tall) and overlaps no other box of `digits` by a fifth of the
+/// smaller; the clusters with the most ink first.
 public func clusterFragments(_ fragments: [Component], digits: [Box], settings: CandidateSettings,
                              frameHeight: Int, growing: Bool) -> [FragmentCluster] {
     let maxHeight = Int(Double(frameHeight) * settings.maximumHeightFraction)

@@ -198,8 +198,9 @@ public final class DigitDetector {
                                     gateScale: s, into: slot)
     }
 
-    /// Second look at blobs the network did not read (or read unsurely) as one digit: other ways to cut each into
-    /// touching digits (see `splitHypotheses`), from the mask of the last `detect` on `image`.
+    /// Second look at blobs the network did not read (or read unsurely) as one digit: other ways
+    /// to cut each into touching digits (see `splitHypotheses`), from the mask of the last
+    /// `detect` on `image`.
     /// Returns, per blob, its hypotheses as candidates (boxes in input pixels) with their crops
     /// appended to `crops`, all crops of a hypothesis or none. At most `maximumCrops` crops, and
     /// for blob i at most `hypotheses[i]` hypotheses (all of `splitHypotheses` when not given).
