@@ -197,6 +197,15 @@ public final class Recognizer {
         var accepted = [Bool](repeating: false, count: n)
         for i in 0..<n { (best[i], confidence[i], accepted[i]) = judge(scores, row: i * classes, classes: classes) }
         resolveAlternatives(candidates, confidence: confidence, accepted: &accepted)
+        // A candidate found after the first batch: row `row` of `more` (its probabilities) and
+        // of `moreCrops` (its network input).
+        func add(_ c: Candidate, row: Int, of more: [Float], crops moreCrops: [Float], accepted ok: Bool) {
+            candidates.append(c)
+            scores += more[(row * classes)..<((row + 1) * classes)]
+            if options.keepDebugImages { crops += moreCrops[(row * 784)..<((row + 1) * 784)] }
+            let (d, conf, _) = judge(more, row: row * classes, classes: classes)
+            best.append(d); confidence.append(conf); accepted.append(ok)
+        }
 
         // Second look: a blob about as wide as tall or wider that reads as no digit, or as one
         // only unsurely, may be two touching digits (a "1" against a "3" is not wide enough to
@@ -220,13 +229,10 @@ public final class Recognizer {
             }
             if !blobs.isEmpty {
                 var extra: [Float] = []
-                let hypotheses = detector.splitAgain(blobs, image: image, maximumCrops: options.maximumSecondLookCrops, hypotheses: limits, crops: &extra)
-                let m = extra.count / 784
-                if m > 0 {
-                    var extraScores = [Float](repeating: 0, count: m * classes)
-                    extra.withUnsafeBufferPointer { input in
-                        extraScores.withUnsafeMutableBufferPointer { out in classifier.classify(input, count: m, into: out) }
-                    }
+                let hypotheses = detector.splitAgain(blobs, image: image, maximumCrops: options.maximumSecondLookCrops,
+                                                     hypotheses: limits, crops: &extra)
+                if !extra.isEmpty {
+                    let extraScores = classify(extra)
                     var k = 0
                     for (b, blobHypotheses) in hypotheses.enumerated() {
                         var bestPieces: [(Candidate, Int)] = [], bestScore: Float = -1
@@ -244,11 +250,7 @@ public final class Recognizer {
                         for (c, row) in bestPieces {
                             var piece = c
                             piece.group = -1
-                            candidates.append(piece)
-                            scores += extraScores[(row * classes)..<((row + 1) * classes)]
-                            if options.keepDebugImages { crops += extra[(row * 784)..<((row + 1) * 784)] }
-                            let (d, conf, _) = judge(extraScores, row: row * classes, classes: classes)
-                            best.append(d); confidence.append(conf); accepted.append(true)
+                            add(piece, row: row, of: extraScores, crops: extra, accepted: true)
                         }
                     }
                 }
@@ -264,11 +266,7 @@ public final class Recognizer {
             let clusters = detector.regroupFragments(digits: sure.map { candidates[$0].maskBox }, image: image,
                                                      maximumCrops: options.maximumRegroupCrops, crops: &extra)
             if !clusters.isEmpty {
-                let m = clusters.count
-                var extraScores = [Float](repeating: 0, count: m * classes)
-                extra.withUnsafeBufferPointer { input in
-                    extraScores.withUnsafeMutableBufferPointer { out in classifier.classify(input, count: m, into: out) }
-                }
+                let extraScores = classify(extra)
                 for (j, (c, grows)) in clusters.enumerated() {
                     let (d, conf, ok) = judge(extraScores, row: j * classes, classes: classes)
                     var take = ok && conf >= options.minimumRegroupConfidence
@@ -277,10 +275,7 @@ public final class Recognizer {
                         take = ok && accepted[g] && conf > confidence[g] && (d == best[g] || conf >= options.minimumRegroupConfidence)
                         if take { accepted[g] = false }
                     }
-                    candidates.append(c)
-                    scores += extraScores[(j * classes)..<((j + 1) * classes)]
-                    if options.keepDebugImages { crops += extra[(j * 784)..<((j + 1) * 784)] }
-                    best.append(d); confidence.append(conf); accepted.append(take)
+                    add(c, row: j, of: extraScores, crops: extra, accepted: take)
                 }
             }
         }
@@ -323,6 +318,17 @@ public final class Recognizer {
                                             binaryScale: found.scale, candidates: list)
         }
         return reading
+    }
+
+    /// The network's probabilities for `crops` (784 floats each), one row of `classCount` per crop.
+    private func classify(_ crops: [Float]) -> [Float] {
+        let m = crops.count / 784
+        var out = [Float](repeating: 0, count: m * classifier.classCount)
+        guard m > 0 else { return out }
+        crops.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { classifier.classify(input, count: m, into: $0) }
+        }
+        return out
     }
 
     /// The best digit in row `row` of `scores`, its probability, and whether it passes the

@@ -336,8 +336,10 @@ public func clusterFragments(_ fragments: [Component], digits: [Box], settings: 
             j += 1
         }
     }
+    // One entry per root, in order (a root is the cluster's leftmost blob), so equal amounts
+    // of ink keep a fixed order.
     struct Cluster { var box: Box; var area = 0; var loose = 0; var digit = -1; var digitCount = 0 }
-    var clusters: [Int: Cluster] = [:]
+    var clusters: [Cluster?] = Array(repeating: nil, count: parts.count)
     for i in 0..<parts.count {
         let r = root(i), (blob, d) = parts[i]
         var c = clusters[r] ?? Cluster(box: blob.box)
@@ -346,7 +348,7 @@ public func clusterFragments(_ fragments: [Component], digits: [Box], settings: 
         if d < 0 { c.loose += 1 } else if d != c.digit { c.digitCount += 1; c.digit = d }
         clusters[r] = c
     }
-    return clusters.values.filter { c in
+    return clusters.compactMap { $0 }.filter { c in
         let b = c.box
         guard growing ? c.digitCount == 1 && c.loose >= 1 : c.loose >= 2 else { return false }
         return b.height >= settings.minimumHeight && b.height <= maxHeight
