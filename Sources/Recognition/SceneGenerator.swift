@@ -88,6 +88,10 @@ public struct SceneGenerator: Sendable {
         public var withDigits = true
         /// Keep adding numbers until at least this many digits are drawn (benchmarks); nil = 3-9 numbers.
         public var targetDigits: Int? = nil
+        /// Heights of the numbers' digits as fractions of the image height; nil = 0.045-0.14
+        /// (at least 20 pixels). Given ranges keep digits at least 16 pixels tall (the detector
+        /// reads nothing shorter at 1280x720).
+        public var digitHeights: ClosedRange<Double>? = nil
         public init() {}
     }
 
@@ -154,7 +158,8 @@ public struct SceneGenerator: Sendable {
         var ink = [Float](repeating: 0, count: w * h)   // coverage 0...1 of digit ink and distractors
         var occupied: [Box] = []
         var digits: [(Box, Int)] = [], numbers: [(Box, String)] = [], distractors: [Box] = []
-        let minH = max(20, 0.045 * Double(h)), maxH = 0.14 * Double(h)
+        let minH = options.digitHeights.map { max(16, $0.lowerBound * Double(h)) } ?? max(20, 0.045 * Double(h))
+        let maxH = max(minH, options.digitHeights.map { $0.upperBound * Double(h) } ?? 0.14 * Double(h))
         let numberCount = options.withDigits ? (options.targetDigits != nil ? 200 : rng.int(3...9)) : 0
         let digitLimit = options.targetDigits ?? 24
         var digitTotal = 0

@@ -42,6 +42,9 @@ extension Digitd {
         @Option(help: "Directory holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (default: the checkout's Tests/Fixtures/mnist).")
         var mnist: String?
 
+        @Option(help: ArgumentHelp("Heights of the digits as fractions of the page height, e.g. 0.025-0.07 for small writing (default: 0.045-0.14).", valueName: "MIN-MAX"))
+        var digitHeight: String?
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -64,6 +67,16 @@ extension Digitd {
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
             if missedCrops != nil && !verbose { throw ValidationError("--missed-crops goes with --score N --verbose") }
             if count <= 0 { throw ValidationError("--count must be positive") }
+            if let h = digitHeight, SynthSupport.heightRange(h) == nil {
+                throw ValidationError("--digit-height wants MIN-MAX, two fractions of the page height with 0 < MIN <= MAX <= 0.8 (e.g. 0.025-0.07), not '\(h)'")
+            }
+        }
+
+        /// The scene options for `seed` with this command's digit heights.
+        func options(seed: UInt64) -> SceneGenerator.Options {
+            var o = SynthSupport.options(seed: seed)
+            o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
+            return o
         }
 
         func run() async throws {
@@ -76,7 +89,7 @@ extension Digitd {
                 var images: [UInt8] = [], labels: [UInt8] = []
                 for i in 0..<count {
                     let s = seed &+ UInt64(i)
-                    labeller.collect(generator.render(seed: s, options: SynthSupport.options(seed: s)), images: &images, labels: &labels)
+                    labeller.collect(generator.render(seed: s, options: options(seed: s)), images: &images, labels: &labels)
                     Terminal.progress("scene \(i + 1)/\(count) \(Terminal.bar(Double(i + 1) / Double(count))) \(labels.count) crops",
                                       force: i + 1 == count, every: 100)
                 }
@@ -95,7 +108,7 @@ extension Digitd {
                 try ScanSupport.makeDirectory(dir)
                 var truth = ""
                 for i in 0..<count {
-                    let scene = generator.render(seed: seed &+ UInt64(i), options: SynthSupport.options(seed: seed &+ UInt64(i)))
+                    let scene = generator.render(seed: seed &+ UInt64(i), options: options(seed: seed &+ UInt64(i)))
                     let name = String(format: "scene-%04d.png", i)
                     try saveImage(scene.image, path: (dir as NSString).appendingPathComponent(name))
                     truth += SynthSupport.truthLine(name: name, scene: scene) + "\n"
@@ -109,7 +122,7 @@ extension Digitd {
                 options.minimumConfidence = minConfidence
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
                 let result = try SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
-                                                missedCrops: missedCrops)
+                                                missedCrops: missedCrops, options: options(seed:))
                 if json {
                     let t = result.total
                     ScanSupport.printLine("{\"scenes\":\(t.scenes),\"f1\":\(t.f1),\"precision\":\(t.precision),\"recall\":\(t.recall),"
@@ -163,14 +176,21 @@ enum SynthSupport {
             + "\"conditions\":\(ScanSupport.quote(scene.conditions)),\"digits\":[\(digits)],\"numbers\":[\(numbers)]}"
     }
 
+    /// "0.025-0.07" -> 0.025...0.07 (0 < MIN <= MAX <= 0.8), else nil.
+    static func heightRange(_ text: String) -> ClosedRange<Double>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a > 0, a <= b, b <= 0.8 else { return nil }
+        return a...b
+    }
+
     static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false,
-                      missedCrops: String? = nil) throws
+                      missedCrops: String? = nil, options: (UInt64) -> SceneGenerator.Options = SynthSupport.options(seed:)) throws
         -> (total: SceneScore, parts: [String: SceneScore]) {
         if let dir = missedCrops { try ScanSupport.makeDirectory(dir) }
         var total = SceneScore()
         var parts: [String: SceneScore] = [:]
         for i in 0..<count {
-            let scene = generator.render(seed: seed &+ UInt64(i), options: options(seed: seed &+ UInt64(i)))
+            let scene = generator.render(seed: seed &+ UInt64(i), options: options(seed &+ UInt64(i)))
             let reading = recognizer.read(scene.image)
             var s = SceneScore()
             s.add(truthDigits: scene.digits, truthNumbers: scene.numbers, reading: reading)

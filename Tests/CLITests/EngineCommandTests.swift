@@ -117,6 +117,26 @@ struct EngineCommandTests {
                            mentioning: tall.images + ": 32x28 images")
     }
 
+    @Test func synthDrawsDigitsOfTheHeightAskedFor_andRefusesABadRange() throws {
+        let r = try run(["synth", "--out", tmp + "/small", "--count", "1", "--seed", "2", "--digit-height", "0.03-0.05"])
+        #expect(r.status == 0, "\(r.err)")
+        let truth = try String(contentsOfFile: tmp + "/small/truth.jsonl", encoding: .utf8)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(truth.utf8)) as? [String: Any])
+        let digits = try #require(object["digits"] as? [[String: Any]])
+        #expect(!digits.isEmpty)
+        for d in digits {
+            let box = try #require(d["box"] as? [Int])
+            #expect(box[3] <= 40, "a digit \(box[3]) pixels tall on a page asked for 0.03-0.05 of 720 or 480")
+        }
+        // A usage error: ArgumentParser's "Error: ..." line, then the usage hint; exit 64.
+        for bad in ["0.1", "0.2-0.1", "0-0.1", "0.1-0.9", "a-b"] {
+            let e = try run(["synth", "--score", "1", "--digit-height", bad])
+            #expect(e.status == 64, "\(bad): \(e.err)")
+            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error: --digit-height wants MIN-MAX") == true, "\(e.err)")
+            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
+        }
+    }
+
     @Test func helpTeachesTheMainOptions() throws {
         let train = try run(["train", "--help"]).out
         for option in ["--data", "--epochs", "--resume", "--holdout", "--arch", "digitd fetch"] {

@@ -36,3 +36,22 @@ import Testing
     let empty = generator.render(seed: 6, options: options)
     #expect(empty.digits.isEmpty && empty.numbers.isEmpty)
 }
+
+@Test func sceneGenerator_drawsDigitsOfTheHeightsAskedFor() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    func heights(_ range: ClosedRange<Double>?) -> [Int] {
+        options.digitHeights = range
+        return (0..<4).flatMap { generator.render(seed: 70 + UInt64($0), options: options).digits.map { $0.box.height } }
+    }
+    let small = heights(0.03...0.05), large = heights(0.2...0.25), standard = heights(nil)
+    #expect(!small.isEmpty && !large.isEmpty && !standard.isEmpty)
+    // 0.05 x 480 = 24 pixels, give or take the per-digit size jitter, rotation and perspective;
+    // never below the 16-pixel floor (less the jitter).
+    #expect(small.allSatisfy { $0 >= 12 && $0 <= 32 }, "\(small)")
+    #expect(large.allSatisfy { $0 >= 80 }, "\(large)")
+    #expect(small.max()! < large.min()!)
+    // The default stays the 0.045-0.14 mix, between the two.
+    #expect(standard.min()! >= 16 && standard.max()! <= 80, "\(standard)")
+}
