@@ -140,6 +140,14 @@ private func page(width: Int = 120, height: Int = 80, paper: Int = 200, ramp: In
     #expect(groups == [[1, 2, 0, 3], [4], [5, 6]])
 }
 
+@Test func groupIntoNumbers_splitsAtASpaceOfMoreThanHalfADigitHeight() {
+    // 40 px tall digits: gaps of 16 px (0.4 heights) within a number, 24 px (0.6) between two.
+    let boxes = [Box(x: 0, y: 0, width: 25, height: 40), Box(x: 41, y: 0, width: 25, height: 40),
+                 Box(x: 90, y: 0, width: 25, height: 40), Box(x: 131, y: 0, width: 25, height: 40)]
+    #expect(groupIntoNumbers(boxes) == [[0, 1], [2, 3]])
+    #expect(groupIntoNumbers(boxes, maximumGap: 0.75) == [[0, 1, 2, 3]])
+}
+
 @Test func splitTouchingDigits_cutsAtTheThinnestColumn() {
     // Two 12x30 blocks joined by a 2 px bridge at columns 12-13.
     var m = GrayImage(width: 40, height: 40)
