@@ -92,6 +92,8 @@ public struct SceneGenerator: Sendable {
         /// (at least 20 pixels). Given ranges keep digits at least 16 pixels tall (the detector
         /// reads nothing shorter at 1280x720).
         public var digitHeights: ClosedRange<Double>? = nil
+        /// Fraction of the numbers of two or more digits written with their digits touching.
+        public var touchingFraction = 0.12
         public init() {}
     }
 
@@ -171,7 +173,7 @@ public struct SceneGenerator: Sendable {
             occupied.append(spot)
             var x = Double(spot.x) + height * 0.1
             let baseline = Double(spot.y) + height * 0.15
-            let touching = length > 1 && rng.chance(0.12)
+            let touching = length > 1 && rng.chance(options.touchingFraction)
             var value = "", numberBox: Box? = nil
             let slant = rng.uniform(-0.12, 0.12)
             for _ in 0..<length {

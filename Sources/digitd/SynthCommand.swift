@@ -45,6 +45,9 @@ extension Digitd {
         @Option(help: ArgumentHelp("Heights of the digits as fractions of the page height, e.g. 0.025-0.07 for small writing (default: 0.045-0.14).", valueName: "MIN-MAX"))
         var digitHeight: String?
 
+        @Option(help: ArgumentHelp("Fraction of the numbers of two or more digits written with their digits touching (0...1).", valueName: "FRACTION"))
+        var touching: Double = SceneGenerator.Options().touchingFraction
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -67,6 +70,7 @@ extension Digitd {
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
             if missedCrops != nil && !verbose { throw ValidationError("--missed-crops goes with --score N --verbose") }
             if count <= 0 { throw ValidationError("--count must be positive") }
+            if !(0...1).contains(touching) { throw ValidationError("--touching wants a fraction between 0 and 1, not \(touching)") }
             if let h = digitHeight, SynthSupport.heightRange(h) == nil {
                 throw ValidationError("--digit-height wants MIN-MAX, two fractions of the page height with 0 < MIN <= MAX <= 0.8 (e.g. 0.025-0.07), not '\(h)'")
             }
@@ -76,6 +80,7 @@ extension Digitd {
         func options(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
+            o.touchingFraction = touching
             return o
         }
 

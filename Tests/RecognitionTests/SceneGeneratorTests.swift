@@ -55,3 +55,26 @@ import Testing
     // The default stays the 0.045-0.14 mix, between the two.
     #expect(standard.min()! >= 16 && standard.max()! <= 80, "\(standard)")
 }
+
+@Test func sceneGenerator_writesNumbersWithTouchingDigitsAsOftenAsAsked() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    // Neighbouring digits of one number whose ink boxes meet or overlap.
+    func touchingPairs(_ fraction: Double) -> Int {
+        options.touchingFraction = fraction
+        var pairs = 0
+        for seed in 0..<6 {
+            let scene = generator.render(seed: 300 + UInt64(seed), options: options)
+            var i = 0
+            for number in scene.numbers {
+                let boxes = scene.digits[i..<(i + number.value.count)].map { $0.box }
+                i += number.value.count
+                for (a, b) in zip(boxes, boxes.dropFirst()) where b.x <= a.maxX { pairs += 1 }
+            }
+        }
+        return pairs
+    }
+    let none = touchingPairs(0), all = touchingPairs(1)
+    #expect(all > 10 && all > 4 * max(none, 1), "touching pairs: \(none) with 0, \(all) with 1")
+}
