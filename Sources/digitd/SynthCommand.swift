@@ -17,6 +17,8 @@ extension Digitd {
 
               digitd synth --out DIR --count 50    pages and truth.jsonl in DIR
               digitd synth --score 400             F1, precision, recall, ...
+              digitd synth --score 400 --digit-height 0.025-0.07 --touching 0.3
+                                                   smaller writing, more touching digits
               digitd synth --training-crops DIR --count 2500 --mnist data/mnist
 
             The last writes the pipeline's own crops of scenes drawn from the MNIST *training* \
