@@ -78,8 +78,8 @@ extension Digitd {
             }
         }
 
-        /// The scene options for `seed` with this command's digit heights.
-        func options(seed: UInt64) -> SceneGenerator.Options {
+        /// The scene options for `seed` with this command's digit heights and touching fraction.
+        func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
             o.touchingFraction = touching
@@ -96,7 +96,7 @@ extension Digitd {
                 var images: [UInt8] = [], labels: [UInt8] = []
                 for i in 0..<count {
                     let s = seed &+ UInt64(i)
-                    labeller.collect(generator.render(seed: s, options: options(seed: s)), images: &images, labels: &labels)
+                    labeller.collect(generator.render(seed: s, options: sceneOptions(seed: s)), images: &images, labels: &labels)
                     Terminal.progress("scene \(i + 1)/\(count) \(Terminal.bar(Double(i + 1) / Double(count))) \(labels.count) crops",
                                       force: i + 1 == count, every: 100)
                 }
@@ -115,7 +115,7 @@ extension Digitd {
                 try ScanSupport.makeDirectory(dir)
                 var truth = ""
                 for i in 0..<count {
-                    let scene = generator.render(seed: seed &+ UInt64(i), options: options(seed: seed &+ UInt64(i)))
+                    let scene = generator.render(seed: seed &+ UInt64(i), options: sceneOptions(seed: seed &+ UInt64(i)))
                     let name = String(format: "scene-%04d.png", i)
                     try saveImage(scene.image, path: (dir as NSString).appendingPathComponent(name))
                     truth += SynthSupport.truthLine(name: name, scene: scene) + "\n"
@@ -129,7 +129,7 @@ extension Digitd {
                 options.minimumConfidence = minConfidence
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
                 let result = try SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
-                                                missedCrops: missedCrops, options: options(seed:))
+                                                missedCrops: missedCrops, options: sceneOptions(seed:))
                 if json {
                     let t = result.total
                     ScanSupport.printLine("{\"scenes\":\(t.scenes),\"f1\":\(t.f1),\"precision\":\(t.precision),\"recall\":\(t.recall),"
