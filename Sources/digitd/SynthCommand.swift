@@ -190,8 +190,10 @@ enum SynthSupport {
         return a...b
     }
 
+    /// Reads `count` scenes from `seed` on, each drawn with `options(seed)` (the command's
+    /// `sceneOptions`, so --digit-height and --touching reach every scene scored).
     static func score(generator: SceneGenerator, recognizer: Recognizer, count: Int, seed: UInt64, verbose: Bool = false,
-                      missedCrops: String? = nil, options: (UInt64) -> SceneGenerator.Options = SynthSupport.options(seed:)) throws
+                      missedCrops: String? = nil, options: (UInt64) -> SceneGenerator.Options) throws
         -> (total: SceneScore, parts: [String: SceneScore]) {
         if let dir = missedCrops { try ScanSupport.makeDirectory(dir) }
         var total = SceneScore()
