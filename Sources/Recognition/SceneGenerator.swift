@@ -94,6 +94,10 @@ public struct SceneGenerator: Sendable {
         public var digitHeights: ClosedRange<Double>? = nil
         /// Fraction of the numbers of two or more digits written with their digits touching.
         public var touchingFraction = 0.12
+        /// Stroke weight of each digit, drawn from this range: the exponent its ink coverage is
+        /// raised to. Above 1 the strokes are thinner and fainter (a fine pen, light chalk),
+        /// below 1 bolder (a marker).
+        public var strokeGamma: ClosedRange<Double> = 0.5...1.6
         public init() {}
     }
 
@@ -180,7 +184,8 @@ public struct SceneGenerator: Sendable {
                 let g = rng.int(0...(glyphs.count - 1))
                 let digitHeight = height * rng.uniform(0.88, 1.08)
                 let drawn = drawGlyph(g, atX: x, y: baseline + rng.uniform(-0.06, 0.06) * height, height: digitHeight,
-                                      slant: slant, chalk: chalk, page: page, ink: &ink, w: w, h: h, rng: &rng)
+                                      slant: slant, chalk: chalk, strokeGamma: options.strokeGamma,
+                                      page: page, ink: &ink, w: w, h: h, rng: &rng)
                 guard let box = drawn.box else { x += height * 0.5; continue }
                 digits.append((box, Int(glyphs.labels[g])))
                 value += String(glyphs.labels[g])
@@ -247,6 +252,7 @@ public struct SceneGenerator: Sendable {
     /// Draws glyph `g` with its ink box `height` tall, left edge at page x `atX`, top at page y `y`.
     /// Returns the ink box in image pixels (coverage >= 0.3) and the page x of its right edge.
     private func drawGlyph(_ g: Int, atX: Double, y top: Double, height: Double, slant: Double, chalk: Bool,
+                           strokeGamma: ClosedRange<Double>,
                            page: PageWarp, ink: inout [Float], w: Int, h: Int, rng: inout SceneRandom) -> (box: Box?, right: Double) {
         let tile = g * 784
         // Ink box of the tile.
@@ -261,7 +267,10 @@ public struct SceneGenerator: Sendable {
         let sx = scale * stretch, sy = scale
         let angle = rng.uniform(-0.16, 0.16)
         let shear = slant + rng.uniform(-0.08, 0.08)
-        let gamma = Float(rng.uniform(0.5, 1.6))    // stroke weight: < 1 bolder, > 1 thinner
+        // Stroke weight: < 1 bolder, > 1 thinner. One draw either way, so a range does not
+        // change what the rest of the scene draws.
+        let weight = rng.uniform(strokeGamma.lowerBound, strokeGamma.lowerBound < strokeGamma.upperBound ? strokeGamma.upperBound : strokeGamma.lowerBound + 1)
+        let gamma = Float(strokeGamma.lowerBound < strokeGamma.upperBound ? weight : strokeGamma.lowerBound)
         let cx = atX + inkW * sx / 2, cy = top + height / 2
         let ca = cos(angle), sa = sin(angle)
         // Page point -> tile point: undo rotation, shear, scale about the glyph centre.

@@ -19,6 +19,8 @@ extension Digitd {
               digitd synth --score 400             F1, precision, recall, ...
               digitd synth --score 400 --digit-height 0.025-0.07 --touching 0.3
                                                    smaller writing, more touching digits
+              digitd synth --score 400 --stroke-gamma 1.6-3.5
+                                                   thinner, fainter strokes
               digitd synth --training-crops DIR --count 2500 --mnist data/mnist
 
             The last writes the pipeline's own crops of scenes drawn from the MNIST *training* \
@@ -50,6 +52,9 @@ extension Digitd {
         @Option(help: ArgumentHelp("Fraction of the numbers of two or more digits written with their digits touching (0...1).", valueName: "FRACTION"))
         var touching: Double = SceneGenerator.Options().touchingFraction
 
+        @Option(help: ArgumentHelp("Stroke weight of the digits: the exponent their ink is raised to, drawn per digit from MIN-MAX. Above 1 strokes are thinner and fainter (a fine pen, light chalk), below 1 bolder (a marker); e.g. 1.6-3.5 for thin strokes (default: 0.5-1.6).", valueName: "MIN-MAX"))
+        var strokeGamma: String?
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -76,6 +81,9 @@ extension Digitd {
             if let h = digitHeight, SynthSupport.heightRange(h) == nil {
                 throw ValidationError("--digit-height wants MIN-MAX, two fractions of the page height with 0 < MIN <= MAX <= 0.8 (e.g. 0.025-0.07), not '\(h)'")
             }
+            if let g = strokeGamma, SynthSupport.range(g, upTo: 8) == nil {
+                throw ValidationError("--stroke-gamma wants MIN-MAX, two exponents with 0 < MIN <= MAX <= 8 (e.g. 1.6-3.5), not '\(g)'")
+            }
         }
 
         /// The scene options for `seed` with this command's digit heights and touching fraction.
@@ -83,6 +91,7 @@ extension Digitd {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
             o.touchingFraction = touching
+            if let g = strokeGamma.flatMap({ SynthSupport.range($0, upTo: 8) }) { o.strokeGamma = g }
             return o
         }
 
@@ -184,9 +193,12 @@ enum SynthSupport {
     }
 
     /// "0.025-0.07" -> 0.025...0.07 (0 < MIN <= MAX <= 0.8), else nil.
-    static func heightRange(_ text: String) -> ClosedRange<Double>? {
+    static func heightRange(_ text: String) -> ClosedRange<Double>? { range(text, upTo: 0.8) }
+
+    /// "MIN-MAX" -> MIN...MAX when 0 < MIN <= MAX <= `limit` (both finite), else nil.
+    static func range(_ text: String, upTo limit: Double) -> ClosedRange<Double>? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a > 0, a <= b, b <= 0.8 else { return nil }
+        guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a > 0, a <= b, b <= limit else { return nil }
         return a...b
     }
 

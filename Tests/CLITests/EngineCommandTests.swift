@@ -137,6 +137,19 @@ struct EngineCommandTests {
         }
     }
 
+    @Test func synthRefusesABadStrokeGamma_andScoresAGoodOne() throws {
+        for bad in ["2", "3-1.6", "0-2", "1-9", "x-2"] {
+            let e = try run(["synth", "--score", "1", "--stroke-gamma", bad])
+            #expect(e.status == 64, "\(bad): \(e.err)")
+            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error: --stroke-gamma wants MIN-MAX") == true, "\(e.err)")
+            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
+        }
+        let r = try run(["synth", "--score", "2", "--seed", "2", "--json", "--stroke-gamma", "1.6-3.5"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(object["f1"] != nil, "\(r.out)")
+    }
+
     @Test func helpTeachesTheMainOptions() throws {
         let train = try run(["train", "--help"]).out
         for option in ["--data", "--epochs", "--resume", "--holdout", "--arch", "digitd fetch"] {

@@ -78,3 +78,34 @@ import Testing
     let none = touchingPairs(0), all = touchingPairs(1)
     #expect(all > 10 && all > 4 * max(none, 1), "touching pairs: \(none) with 0, \(all) with 1")
 }
+
+@Test func sceneGenerator_drawsThinnerStrokesWithAHigherStrokeGamma_andLeavesTheRestOfTheSceneAlone() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    // Ink inside the true boxes: how far below the paper around each box the box is, summed.
+    func inkAndBoxes(_ gamma: ClosedRange<Double>) -> (ink: Int, boxes: [Box]) {
+        options.strokeGamma = gamma
+        var ink = 0, boxes: [Box] = []
+        for seed in 0..<3 {
+            let scene = generator.render(seed: 90 + UInt64(seed), options: options)
+            for d in scene.digits {
+                boxes.append(d.box)
+                var paper = 0, edge = 0
+                for x in d.box.x..<d.box.maxX { paper += Int(scene.image[x, max(0, d.box.y - 3)]); edge += 1 }
+                paper /= max(edge, 1)
+                for y in d.box.y..<d.box.maxY { for x in d.box.x..<d.box.maxX { ink += max(0, paper - Int(scene.image[x, y])) } }
+            }
+        }
+        return (ink, boxes)
+    }
+    let bold = inkAndBoxes(0.2...0.3), thin = inkAndBoxes(3.0...3.5), fixed = inkAndBoxes(3.0...3.0)
+    #expect(!bold.boxes.isEmpty && bold.boxes.count == thin.boxes.count)
+    #expect(Double(thin.ink) < 0.7 * Double(bold.ink), "ink \(thin.ink) with thin strokes, \(bold.ink) with bold ones")
+    // The same digits in the same places: one random draw per digit whatever the range, so
+    // the pages differ only in stroke weight (boxes move by the faint edge pixels at most).
+    #expect(fixed.boxes.count == thin.boxes.count)
+    for (a, b) in zip(bold.boxes, thin.boxes) {
+        #expect(abs((a.x + a.maxX) - (b.x + b.maxX)) <= 12 && abs((a.y + a.maxY) - (b.y + b.maxY)) <= 12, "\(a) \(b)")
+    }
+}
