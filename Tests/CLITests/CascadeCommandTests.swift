@@ -3,13 +3,14 @@ import Testing
 
 /// The cascade as a user meets it: on by default with the shipped models, off with
 /// --no-cascade, a bad screen model is a one-line error.
-struct CascadeCommandTests {
+final class CascadeCommandTests {
     static let fixture = EngineCommandTests.fixture
     let tmp: String = {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-cascade-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
+    deinit { try? FileManager.default.removeItem(atPath: tmp) }
 
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = try RunningDigitd(args)

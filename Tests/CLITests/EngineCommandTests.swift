@@ -3,7 +3,7 @@ import Testing
 
 /// `digitd eval`, `train`, `fetch` and `bench` as a user runs them: output shape, and one-line
 /// errors with a non-zero exit for bad input.
-struct EngineCommandTests {
+final class EngineCommandTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/mnist").path
     let tmp: String = {
@@ -11,6 +11,7 @@ struct EngineCommandTests {
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
+    deinit { try? FileManager.default.removeItem(atPath: tmp) }
 
     func run(_ args: [String], timeout: Double = 300) throws -> (status: Int32, out: String, err: String) {
         let p = try RunningDigitd(args)

@@ -15,6 +15,7 @@ struct FetchTests {
 
     @Test func aDamagedFileDoesNotPassTheCheck() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-fetch-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixture + "/t10k-labels-idx1-ubyte.gz")))
         bytes = Array(bytes.prefix(bytes.count - 100))
         FileManager.default.createFile(atPath: path, contents: Data(bytes))

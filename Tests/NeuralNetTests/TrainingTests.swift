@@ -86,6 +86,7 @@ struct TrainingTests {
         let data = Self.mnistTest.subset(0..<1200)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-ckpt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         // run 1 epoch, save, stop
         let first = try Trainer(config: c, data: data)
         _ = try first.run(progress: { _ in }, onEpoch: { _ in
@@ -125,6 +126,7 @@ struct TrainingTests {
     @Test func aCorruptCheckpointIsRejectedInOneLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("digitd-ckpt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: dir + "/x.ckpt", contents: Data("DGTCKPT1 garbage".utf8))
         let t = try Trainer(config: smallConfig(), data: Self.mnistTest.subset(0..<100))
         #expect(throws: TrainingError.self) { try t.resume(modelPath: dir + "/x.safetensors", checkpointPath: dir + "/x.ckpt") }
