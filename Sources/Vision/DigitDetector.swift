@@ -9,6 +9,9 @@ public struct DetectorSettings: Sendable {
     /// Contrast rules; the window is chosen from the working image unless set.
     public var threshold = ThresholdSettings()
     public var removeLines = true
+    /// Line marks must run on along the line for this share of their neighbourhood, in percent
+    /// (`LineRemovalSettings.runOnPercent`); 0 turns the rule off.
+    public var linesRunOnPercent = 30
     /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
     /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
     public var keepDarkInkOnLines = true
@@ -120,7 +123,8 @@ public final class DigitDetector {
         clock.mark("threshold")
 
         if settings.removeLines {
-            let lineSettings = LineRemovalSettings.forImage(width: w, height: h)
+            var lineSettings = LineRemovalSettings.forImage(width: w, height: h)
+            lineSettings.runOnPercent = settings.linesRunOnPercent
             let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
             _ = source.pixels.withUnsafeBufferPointer { g in
                 integral.withUnsafeBufferPointer { ii in

@@ -63,3 +63,26 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     }
     #expect(falseDetections <= 9)    // at most 1.5 per page of letters, scribbles and stains
 }
+
+/// Thin, faint digits on grid paper as dark as the writing (`digitd synth --seed 1008
+/// --stroke-gamma 1.6-3.5`): the line paths fan out over the grid into every stroke that
+/// touches a line, and without the rule that line marks run on along the line
+/// (`LineRemovalSettings.runOnPercent`) line removal takes most of the digits with the grid.
+/// Counted before the network: true digits with a candidate box (IoU >= 0.5).
+@Test func detector_onADenseGridWithThinDigits_keepsTheDigitsWhenLineMarksMustRunOn() throws {
+    var options = SceneGenerator.Options()
+    (options.width, options.height) = (640, 480)
+    options.strokeGamma = 1.6...3.5
+    let scene = SceneGenerator(glyphs: try glyphs()).render(seed: 1008, options: options)
+    #expect(scene.conditions.contains("grid") && scene.digits.count >= 15, "\(scene.conditions), \(scene.digits.count) digits")
+    func found(runOn percent: Int) -> Int {
+        var settings = DetectorSettings()
+        settings.linesRunOnPercent = percent
+        let boxes = DigitDetector(settings: settings).detect(scene.image).candidates.map { $0.box }
+        return scene.digits.filter { d in boxes.contains { $0.iou(d.box) >= 0.5 } }.count
+    }
+    let with = found(runOn: 30), without = found(runOn: 0)
+    print("digits with a candidate box: \(with) of \(scene.digits.count) with the rule, \(without) without")
+    #expect(with >= without + 4)
+    #expect(with * 2 >= scene.digits.count)
+}

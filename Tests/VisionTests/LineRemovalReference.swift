@@ -113,6 +113,22 @@ private func referenceTranspose(_ src: UnsafeMutablePointer<UInt8>, rows: Int, c
     }
 }
 
+/// `keepLinesThatRunOn` as stated: a marked cell keeps `bit` if at least `percent` % of the
+/// rows within `reach` of it (clipped) have the bit in its column or a column beside it, counted
+/// before any bit is cleared.
+private func referenceKeepLinesThatRunOn(_ marks: UnsafeMutablePointer<UInt8>, width w: Int, height h: Int, bit: UInt8,
+                                         reach: Int, percent: Int) {
+    guard w >= 2, percent > 0 else { return }
+    let before = Array(UnsafeBufferPointer(start: marks, count: w * h))
+    for y in 0..<h {
+        for x in 0..<w where before[y * w + x] & bit != 0 {
+            let rows = max(0, y - reach)...min(h - 1, y + reach)
+            let support = rows.filter { yy in (max(0, x - 1)...min(w - 1, x + 1)).contains { before[yy * w + $0] & bit != 0 } }.count
+            if support * 100 < percent * rows.count { marks[y * w + x] &= ~bit }
+        }
+    }
+}
+
 /// A strong pixel, or one already marked for removal in this pass (see `LineRemover`).
 @inline(__always) private func referenceStrong(_ v: UInt8) -> Bool { v == 255 || v == 1 }
 
@@ -215,11 +231,13 @@ final class ReferenceLineRemover {
             // its transpose, so both sweeps read memory in order.
             referenceMarkVerticalPaths(p, width: pw, height: ph, long: longV, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mark, bit: 2, band: bandBuffer.baseAddress!)
+            referenceKeepLinesThatRunOn(mark, width: pw, height: ph, bit: 2, reach: settings.runOnReach, percent: settings.runOnPercent)
             let pt = transposed.baseAddress!, mt = transposedMarks.baseAddress!
             referenceTranspose(p, rows: ph, columns: pw, into: pt)
             for i in 0..<pn { mt[i] = 0 }
             referenceMarkVerticalPaths(pt, width: ph, height: pw, long: longH, gapCost: gapCost,
                               forward: fwd, rowA: a, rowB: b, marks: mt, bit: 1, band: bandBuffer.baseAddress!)
+            referenceKeepLinesThatRunOn(mt, width: ph, height: pw, bit: 1, reach: settings.runOnReach, percent: settings.runOnPercent)
             referenceTranspose(mt, rows: pw, columns: ph, into: mark, merging: true)
 
             // Thickness across the line at a strong pixel in a marked block: the shorter of the

@@ -111,3 +111,19 @@ private func removeLines(_ mask: inout GrayImage, gray: GrayImage, useContrast: 
     removeLines(&m, gray: g, useContrast: false)
     #expect(m[100, 30] == 0 && m[119, 30] == 0)
 }
+
+@Test func keepLinesThatRunOn_keepsLinesAndDashedLines_andClearsShortMarkedStrokes() {
+    let (w, h) = (40, 100)
+    var marks = [UInt8](repeating: 0, count: w * h)
+    for y in 0..<h { marks[y * w + 5] = 2 }                       // a line down the page
+    for y in 0..<h where y % 6 < 3 { marks[y * w + 20] = 2 }      // a dashed one: half its cells
+    for y in 40..<50 { marks[y * w + 30] = 2 | 1 }                // a 10-cell stroke, also marked as horizontal
+    var sums = [UInt16](repeating: 0, count: (h + 1) * w)
+    marks.withUnsafeMutableBufferPointer { m in
+        sums.withUnsafeMutableBufferPointer { keepLinesThatRunOn(m.baseAddress!, width: w, height: h, bit: 2, reach: 24, percent: 30, sums: $0.baseAddress!) }
+    }
+    #expect((0..<h).allSatisfy { marks[$0 * w + 5] == 2 })
+    #expect((0..<h).filter { $0 % 6 < 3 }.allSatisfy { marks[$0 * w + 20] == 2 })
+    // 10 of the 49 rows around it (20 %) are marked: not a line; its other bit stays.
+    #expect((40..<50).allSatisfy { marks[$0 * w + 30] == 1 })
+}
