@@ -267,10 +267,11 @@ public struct SceneGenerator: Sendable {
         let sx = scale * stretch, sy = scale
         let angle = rng.uniform(-0.16, 0.16)
         let shear = slant + rng.uniform(-0.08, 0.08)
-        // Stroke weight: < 1 bolder, > 1 thinner. One draw either way, so a range does not
-        // change what the rest of the scene draws.
-        let weight = rng.uniform(strokeGamma.lowerBound, strokeGamma.lowerBound < strokeGamma.upperBound ? strokeGamma.upperBound : strokeGamma.lowerBound + 1)
-        let gamma = Float(strokeGamma.lowerBound < strokeGamma.upperBound ? weight : strokeGamma.lowerBound)
+        // Stroke weight: < 1 bolder, > 1 thinner. One draw even when MIN = MAX (an empty range
+        // to draw from), so the weights asked for do not change the rest of the scene.
+        let lo = strokeGamma.lowerBound, hi = strokeGamma.upperBound
+        let drawn = rng.uniform(lo, lo < hi ? hi : lo + 1)
+        let gamma = Float(lo < hi ? drawn : lo)
         let cx = atX + inkW * sx / 2, cy = top + height / 2
         let ca = cos(angle), sa = sin(angle)
         // Page point -> tile point: undo rotation, shear, scale about the glyph centre.

@@ -11,7 +11,7 @@ public struct DetectorSettings: Sendable {
     public var removeLines = true
     /// Line marks must run on along the line for this share of their neighbourhood, in percent
     /// (`LineRemovalSettings.runOnPercent`); 0 turns the rule off.
-    public var linesRunOnPercent = 30
+    public var linesRunOnPercent = LineRemovalSettings.defaultRunOnPercent
     /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
     /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
     public var keepDarkInkOnLines = true

@@ -16,7 +16,8 @@ public struct LineRemovalSettings: Sendable, Equatable {
     /// 1.6-3.5`: 0.9505 / 0.9389 / 0.9384 -> 0.9551 / 0.9433 / 0.9440; 20 %: 0.9711 / 0.9618 /
     /// 0.9588 and 0.9528 / 0.9409 / 0.9410; 40 % and 50 % lose on seed 1, reach 40 loses.)
     public var runOnReach = 24
-    public var runOnPercent = 30
+    public var runOnPercent = LineRemovalSettings.defaultRunOnPercent
+    public static let defaultRunOnPercent = 30
 
     public init(minimumHorizontalLength: Int, minimumVerticalLength: Int, maximumThickness: Int) {
         self.minimumHorizontalLength = minimumHorizontalLength
@@ -41,7 +42,8 @@ public let weakInk: UInt8 = 64
 /// weak ink. A line is an 8-connected path of ink (strong or weak) that advances one column per
 /// step (horizontal lines; rows for vertical ones) and is at least the minimum length; it may
 /// bridge background straight on, each background pixel costing 2 pixels of length: such a
-/// path follows tilted, slightly curved and dashed lines. Its strong pixels are removed where the ink
+/// path follows tilted, slightly curved and dashed lines; its marks must run on along it (see
+/// `LineRemovalSettings.runOnPercent`). Its strong pixels are removed where the ink
 /// across the line is thin (weak pixels on it go too); where a digit's stroke crosses a line it is thicker than the line,
 /// so it stays and the digit is not cut. Returns the number of ink pixels removed.
 @discardableResult

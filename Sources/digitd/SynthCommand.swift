@@ -86,7 +86,8 @@ extension Digitd {
             }
         }
 
-        /// The scene options for `seed` with this command's digit heights and touching fraction.
+        /// The scene options for `seed` with this command's digit heights, touching fraction and
+        /// stroke weights.
         func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
