@@ -98,6 +98,10 @@ public struct SceneGenerator: Sendable {
         /// raised to. Above 1 the strokes are thinner and fainter (a fine pen, light chalk),
         /// below 1 bolder (a marker).
         public var strokeGamma: ClosedRange<Double> = 0.5...1.6
+        /// Fraction of the numbers written in printed boxes, as on a form: a rectangle around
+        /// the number, divided into one cell per digit (a comb field) or not. 0 (the default)
+        /// draws no boxes and leaves the rest of every scene as it was.
+        public var boxedFraction = 0.0
         public init() {}
     }
 
@@ -164,6 +168,7 @@ public struct SceneGenerator: Sendable {
         var ink = [Float](repeating: 0, count: w * h)   // coverage 0...1 of digit ink and distractors
         var occupied: [Box] = []
         var digits: [(Box, Int)] = [], numbers: [(Box, String)] = [], distractors: [Box] = []
+        var forms: [FormBox] = []
         let minH = options.digitHeights.map { max(16, $0.lowerBound * Double(h)) } ?? max(20, 0.045 * Double(h))
         let maxH = max(minH, options.digitHeights.map { $0.upperBound * Double(h) } ?? 0.14 * Double(h))
         let numberCount = options.withDigits ? (options.targetDigits != nil ? 200 : rng.int(3...9)) : 0
@@ -177,9 +182,12 @@ public struct SceneGenerator: Sendable {
             occupied.append(spot)
             var x = Double(spot.x) + height * 0.1
             let baseline = Double(spot.y) + height * 0.15
-            let touching = length > 1 && rng.chance(options.touchingFraction)
+            // (No draw at all without boxes, so the default scenes stay as they were.)
+            let boxed = options.boxedFraction > 0 && rng.chance(options.boxedFraction)
+            let touching = length > 1 && !boxed && rng.chance(options.touchingFraction)
             var value = "", numberBox: Box? = nil
             let slant = rng.uniform(-0.12, 0.12)
+            var cells: [(left: Double, right: Double)] = []
             for _ in 0..<length {
                 let g = rng.int(0...(glyphs.count - 1))
                 let digitHeight = height * rng.uniform(0.88, 1.08)
@@ -191,8 +199,13 @@ public struct SceneGenerator: Sendable {
                 value += String(glyphs.labels[g])
                 numberBox = numberBox.map { $0.union(box) } ?? box
                 digitTotal += 1
-                let gap = touching ? rng.uniform(-0.08, 0.02) : rng.uniform(0.08, 0.4)
+                let gap = touching ? rng.uniform(-0.08, 0.02) : boxed ? rng.uniform(0.2, 0.45) : rng.uniform(0.08, 0.4)
+                cells.append((x, drawn.right))
                 x = drawn.right + gap * height
+            }
+            if boxed && !cells.isEmpty {
+                forms.append(FormBox(cells: cells, top: baseline, height: height, comb: rng.chance(0.6),
+                                     padding: rng.uniform(0.12, 0.3) * height))
             }
             if let b = numberBox {
                 numbers.append((b, value))
@@ -210,6 +223,27 @@ public struct SceneGenerator: Sendable {
             occupied.append(spot)
             if let b = drawDistractor(kind: kind, in: spot, height: height, page: page, ink: &ink, w: w, h: h, rng: &rng) {
                 distractors.append(b)
+            }
+        }
+
+        // Printed boxes of a form, on the page under the writing, as dark as ruled lines or darker.
+        if !forms.isEmpty {
+            conditions.append("boxes")
+            var printed = [Float](repeating: 0, count: w * h)
+            let darkness = Float(rng.uniform(0.3, 0.8)), width = rng.uniform(0.8, 2.2)
+            for f in forms {
+                let x0 = f.cells[0].left - f.padding, x1 = f.cells[f.cells.count - 1].right + f.padding
+                let y0 = f.top - f.padding, y1 = f.top + f.height * 1.08 + f.padding
+                _ = drawStroke([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)], thickness: width, page: page, ink: &printed, w: w, h: h)
+                if f.comb {
+                    for k in 1..<f.cells.count {
+                        let mid = (f.cells[k - 1].right + f.cells[k].left) / 2
+                        _ = drawStroke([(mid, y0), (mid, y1)], thickness: width, page: page, ink: &printed, w: w, h: h)
+                    }
+                }
+            }
+            for i in 0..<(w * h) where printed[i] > 0 {
+                ground[i] = chalk ? ground[i] + printed[i] * darkness * 120 : ground[i] * (1 - printed[i] * darkness)
             }
         }
 
@@ -456,6 +490,15 @@ public struct SceneGenerator: Sendable {
     private func overlaps(_ a: Box, _ b: Box) -> Bool {
         a.x < b.maxX && b.x < a.maxX && a.y < b.maxY && b.y < a.maxY
     }
+}
+
+/// A printed box around a number (page coordinates): one cell per digit, from the digit's
+/// left edge to its right edge; `comb` draws the lines between the cells.
+private struct FormBox {
+    var cells: [(left: Double, right: Double)]
+    var top: Double, height: Double
+    var comb: Bool
+    var padding: Double
 }
 
 /// The page seen by a camera: a homography from page coordinates to image pixels close to the

@@ -177,3 +177,29 @@ public final class ComponentLabeller {
 public func connectedComponents(_ mask: GrayImage, minimumArea: Int = 1) -> [Component] {
     ComponentLabeller().label(mask, minimumArea: minimumArea)
 }
+
+/// Clears the pixels of component `c` from `mask` (`width` pixels a row): a flood fill of the
+/// 8-connected ink from its first pixel, within its box (which holds all of it; other ink
+/// there is not connected to it and stays).
+public func erase(_ c: Component, from mask: UnsafeMutableBufferPointer<UInt8>, width w: Int) {
+    let b = c.box
+    var stack: [Int] = []
+    search: for y in b.y..<b.maxY {
+        for x in b.x..<b.maxX where mask[y * w + x] != 0 { stack.append(y * w + x); break search }
+    }
+    guard let first = stack.first else { return }
+    mask[first] = 0
+    while let p = stack.popLast() {
+        let x = p % w, y = p / w
+        for dy in -1...1 {
+            let yy = y + dy
+            guard yy >= b.y, yy < b.maxY else { continue }
+            for dx in -1...1 {
+                let xx = x + dx
+                guard xx >= b.x, xx < b.maxX, mask[yy * w + xx] != 0 else { continue }
+                mask[yy * w + xx] = 0
+                stack.append(yy * w + xx)
+            }
+        }
+    }
+}

@@ -12,6 +12,10 @@ public struct DetectorSettings: Sendable {
     /// Line marks must run on along the line for this share of their neighbourhood, in percent
     /// (`LineRemovalSettings.runOnPercent`); 0 turns the rule off.
     public var linesRunOnPercent = LineRemovalSettings.defaultRunOnPercent
+    /// Printed boxes of forms (a rectangle around a number, a comb of cells) are removed from the
+    /// mask after the components are found, and the digits inside labelled again (see
+    /// `FrameRemover`).
+    public var removeFrames = true
     /// Line removal keeps pixels on a line that are much darker (light ink: lighter) than the
     /// lines are, i.e. ink written on or across the line (see `LineInkContrast`).
     public var keepDarkInkOnLines = true
@@ -60,6 +64,9 @@ public final class DigitDetector {
     private var integral: [UInt32] = []
     private let lineRemover = LineRemover()
     private let labeller = ComponentLabeller()
+    private let frameRemover = FrameRemover()
+    /// The mask before line removal (frames whose long sides went as lines are found in it).
+    private var beforeLines: [UInt8] = []
     private let normalizer = MNISTNormalizer()
     private var lastScale = 1
     private var lastPolarity = InkPolarity.darkOnLight
@@ -122,6 +129,10 @@ public final class DigitDetector {
         }
         clock.mark("threshold")
 
+        if settings.removeLines && settings.removeFrames {
+            if beforeLines.count != w * h { beforeLines = [UInt8](repeating: 0, count: w * h) }
+            beforeLines.withUnsafeMutableBufferPointer { b in mask.pixels.withUnsafeBufferPointer { b.baseAddress!.update(from: $0.baseAddress!, count: w * h) } }
+        }
         if settings.removeLines {
             var lineSettings = LineRemovalSettings.forImage(width: w, height: h)
             lineSettings.runOnPercent = settings.linesRunOnPercent
@@ -140,8 +151,28 @@ public final class DigitDetector {
         clock.mark("lines")
 
         let candidateSettings = CandidateSettings.forImage(width: w, height: h)
-        let components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
+        var components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
                                         minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
+        if settings.removeFrames {
+            let frames = mask.pixels.withUnsafeMutableBufferPointer {
+                frameRemover.remove($0, width: w, height: h, components: components,
+                                    settings: FrameSettings.forImage(width: w, height: h))
+            }
+            if !frames.isEmpty {
+                components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
+                                            minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
+            }
+            if settings.removeLines {
+                let bars = beforeLines.withUnsafeBufferPointer {
+                    frameRemover.barsOfFrames($0, width: w, height: h, components: components,
+                                              settings: FrameSettings.forImage(width: w, height: h))
+                }
+                for i in bars.reversed() {
+                    mask.pixels.withUnsafeMutableBufferPointer { erase(components[i], from: $0, width: w) }
+                    components.remove(at: i)
+                }
+            }
+        }
         clock.mark("components")
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))

@@ -19,6 +19,7 @@ extension Digitd {
               digitd synth --score 400             F1, precision, recall, ...
               digitd synth --score 400 --digit-height 0.025-0.07 --touching 0.3
                                                    smaller writing, more touching digits
+              digitd synth --score 400 --boxes 0.5  half the numbers in printed form boxes
               digitd synth --score 400 --stroke-gamma 1.6-3.5
                                                    thinner, fainter strokes
               digitd synth --training-crops DIR --count 2500 --mnist data/mnist
@@ -55,6 +56,9 @@ extension Digitd {
         @Option(help: ArgumentHelp("Stroke weight of the digits: the exponent their ink is raised to, drawn per digit from MIN-MAX. Above 1 strokes are thinner and fainter (a fine pen, light chalk), below 1 bolder (a marker); e.g. 1.6-3.5 for thin strokes (default: 0.5-1.6).", valueName: "MIN-MAX"))
         var strokeGamma: String?
 
+        @Option(help: ArgumentHelp("Fraction of the numbers written in printed boxes, as on a form (a rectangle around the number, often with a line between the digits) (0...1).", valueName: "FRACTION"))
+        var boxes: Double = SceneGenerator.Options().boxedFraction
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -78,6 +82,7 @@ extension Digitd {
             if missedCrops != nil && !verbose { throw ValidationError("--missed-crops goes with --score N --verbose") }
             if count <= 0 { throw ValidationError("--count must be positive") }
             if !(0...1).contains(touching) { throw ValidationError("--touching wants a fraction between 0 and 1, not \(touching)") }
+            if !(0...1).contains(boxes) { throw ValidationError("--boxes wants a fraction between 0 and 1, not \(boxes)") }
             if let h = digitHeight, SynthSupport.heightRange(h) == nil {
                 throw ValidationError("--digit-height wants MIN-MAX, two fractions of the page height with 0 < MIN <= MAX <= 0.8 (e.g. 0.025-0.07), not '\(h)'")
             }
@@ -86,12 +91,13 @@ extension Digitd {
             }
         }
 
-        /// The scene options for `seed` with this command's digit heights, touching fraction and
-        /// stroke weights.
+        /// The scene options for `seed` with this command's digit heights, touching fraction,
+        /// stroke weights and boxes.
         func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
             o.touchingFraction = touching
+            o.boxedFraction = boxes
             if let g = strokeGamma.flatMap({ SynthSupport.range($0, upTo: 8) }) { o.strokeGamma = g }
             return o
         }
