@@ -153,6 +153,7 @@ public final class DigitDetector {
         let candidateSettings = CandidateSettings.forImage(width: w, height: h)
         var components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
                                         minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
+        clock.mark("components")
         if settings.removeFrames {
             let frames = mask.pixels.withUnsafeMutableBufferPointer {
                 frameRemover.remove($0, width: w, height: h, components: components,
@@ -173,7 +174,7 @@ public final class DigitDetector {
                 }
             }
         }
-        clock.mark("components")
+        clock.mark("frames")
 
         let merged = mergeFragments(components, minimumArea: max(4, candidateSettings.minimumHeight / 2))
         lastFragments = merged

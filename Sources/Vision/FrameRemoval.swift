@@ -42,7 +42,7 @@ struct FrameSide {
     var spread = 0.0, share = 0.0
 
     /// Fits a line to `offsets` (-1: no ink at that position) robustly: of the lines through
-    /// 25 pairs of points, one from each half, the one most points lie within the tolerance of,
+    /// 9 pairs of points, one from each half, the one most points lie within the tolerance of,
     /// refitted by least squares to those points. The side is straight if at least
     /// `settings.straightShare` of all positions lie on it, closely (`maximumSpread`), and it is
     /// thin.
@@ -62,10 +62,10 @@ struct FrameSide {
         }
         var best = (count: 0, a: 0.0, slope: 0.0)
         let half = valid.count / 2
-        for p in 0..<5 {
-            let i1 = valid[(2 * p + 1) * half / 10]
-            for q in 0..<5 {
-                let i2 = valid[half + (2 * q + 1) * (valid.count - half) / 10]
+        for p in 0..<3 {
+            let i1 = valid[(2 * p + 1) * half / 6]
+            for q in 0..<3 {
+                let i2 = valid[half + (2 * q + 1) * (valid.count - half) / 6]
                 guard i2 > i1 else { continue }
                 let slope = Double(offsets[i2] - offsets[i1]) / Double(i2 - i1)
                 guard abs(slope) <= settings.maximumSlope else { continue }
@@ -218,40 +218,59 @@ public final class FrameRemover {
     }
 
     /// Offsets of the first ink from one side of `box`, and the run of ink inward from there.
+    /// Scratch for `profile`: offsets and runs of one side.
+    private var offsets: [Int] = [], runs: [Int] = []
+
+    /// Fills `offsets` and `runs` for one side of `box` (0 top, 1 bottom, 2 left, 3 right): the
+    /// first ink from that side at each position, looking no deeper than `reach` (a straight,
+    /// near-level side lies close to the box's edge all along: the inside of a digit is not
+    /// worth scanning), and the run of ink inward from it. Returns how many positions found ink.
     private func profile(_ mask: UnsafeMutableBufferPointer<UInt8>, _ w: Int, box b: Box, side: Int,
-                         limit: Int) -> (offsets: [Int], runs: [Int]) {
+                         reach: Int, limit: Int) -> Int {
         let horizontal = side < 2                // top (0) / bottom (1): one entry per column
-        let n = horizontal ? b.width : b.height, depth = horizontal ? b.height : b.width
-        var offsets = [Int](repeating: -1, count: n), runs = [Int](repeating: 0, count: n)
-        for i in 0..<n {
-            @inline(__always) func at(_ d: Int) -> UInt8 {
-                switch side {
-                case 0: return mask[(b.y + d) * w + b.x + i]
-                case 1: return mask[(b.maxY - 1 - d) * w + b.x + i]
-                case 2: return mask[(b.y + i) * w + b.x + d]
-                default: return mask[(b.y + i) * w + b.maxX - 1 - d]
-                }
+        let n = horizontal ? b.width : b.height, full = horizontal ? b.height : b.width
+        let depth = min(full, reach)
+        if offsets.count != n { offsets = [Int](repeating: -1, count: n); runs = [Int](repeating: 0, count: n) }
+        var found = 0
+        offsets.withUnsafeMutableBufferPointer { offsets in
+        runs.withUnsafeMutableBufferPointer { runs in
+            let m = mask.baseAddress!
+            // Pixel (i, d): position i along the side, d pixels in from it.
+            let start: Int, along: Int, inward: Int
+            switch side {
+            case 0: start = b.y * w + b.x; along = 1; inward = w
+            case 1: start = (b.maxY - 1) * w + b.x; along = 1; inward = -w
+            case 2: start = b.y * w + b.x; along = w; inward = 1
+            default: start = b.y * w + b.maxX - 1; along = w; inward = -1
             }
-            var d = 0
-            while d < depth && at(d) == 0 { d += 1 }
-            guard d < depth else { continue }
-            offsets[i] = d
-            var r = 0
-            while d + r < depth && r <= limit && at(d + r) != 0 { r += 1 }
-            runs[i] = r
-        }
-        return (offsets, runs)
+            for i in 0..<n {
+                let p = m + start + i * along
+                var d = 0
+                while d < depth && p[d * inward] == 0 { d += 1 }
+                guard d < depth else { offsets[i] = -1; runs[i] = 0; continue }
+                var r = 0
+                while d + r < full && r <= limit && p[(d + r) * inward] != 0 { r += 1 }
+                offsets[i] = d; runs[i] = r
+                found += 1
+            }
+        }}
+        return found
     }
 
     private func removeFrame(_ mask: UnsafeMutableBufferPointer<UInt8>, _ w: Int, _ h: Int, box b: Box,
                              settings: FrameSettings) -> Bool {
         let limit = settings.maximumThickness * 3
-        var sides: [FrameSide?] = []
+        // Three straight sides of four: stop at the second that is not.
+        var sides: [FrameSide?] = [nil, nil, nil, nil]
+        var crooked = 0
         for side in 0..<4 {
-            let p = profile(mask, w, box: b, side: side, limit: limit)
-            sides.append(FrameSide.fit(p.offsets, runs: p.runs, settings: settings))
+            let n = side < 2 ? b.width : b.height
+            let reach = Int(settings.maximumSlope * Double(n)) + 2 * settings.tolerance + settings.maximumThickness + 2
+            if Double(profile(mask, w, box: b, side: side, reach: reach, limit: limit)) >= settings.straightShare * Double(n) {
+                sides[side] = FrameSide.fit(offsets, runs: runs, settings: settings)
+            }
+            if sides[side] == nil { crooked += 1; if crooked > 1 { return false } }
         }
-        guard sides.filter({ $0 != nil }).count >= 3 else { return false }
 
         // Each straight side: clear the line's thickness (one pixel more for anti-aliasing) of
         // ink inward from the first ink, where that lies on the line.

@@ -151,6 +151,19 @@ final class EngineCommandTests {
         #expect(object["f1"] != nil, "\(r.out)")
     }
 
+    @Test func synthRefusesABadBoxesFraction_andScoresPagesWithFormBoxes() throws {
+        for bad in ["-0.1", "1.5", "x"] {
+            let e = try run(["synth", "--score", "1", "--boxes", bad])
+            #expect(e.status == 64, "\(bad): \(e.err)")
+            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error:") == true, "\(e.err)")
+            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
+        }
+        let r = try run(["synth", "--score", "2", "--seed", "3", "--json", "--boxes", "1"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(object["f1"] != nil, "\(r.out)")
+    }
+
     @Test func helpTeachesTheMainOptions() throws {
         let train = try run(["train", "--help"]).out
         for option in ["--data", "--epochs", "--resume", "--holdout", "--arch", "digitd fetch"] {

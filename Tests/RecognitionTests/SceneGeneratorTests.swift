@@ -109,3 +109,35 @@ import Testing
         #expect(abs((a.x + a.maxX) - (b.x + b.maxX)) <= 12 && abs((a.y + a.maxY) - (b.y + b.maxY)) <= 12, "\(a) \(b)")
     }
 }
+
+@Test func sceneGenerator_drawsFormBoxesAroundNumbers_onlyWhenAskedTo() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    // Asked for no boxes (the default), a scene is what it always was: no draw is spent on them.
+    let plain = generator.render(seed: 77, options: options)
+    #expect(!plain.conditions.contains("boxes"))
+    options.boxedFraction = 0
+    #expect(generator.render(seed: 77, options: options).image.pixels == plain.image.pixels)
+    // Every number boxed: a printed line runs above each number, darker than the paper, across
+    // its width (a box's top side, a little above the digits).
+    options.boxedFraction = 1
+    var lined = 0, numbers = 0
+    for seed in 0..<4 {
+        let scene = generator.render(seed: 70 + UInt64(seed), options: options)
+        guard !scene.numbers.isEmpty else { continue }
+        #expect(scene.conditions.contains("boxes"), "\(scene.conditions)")
+        for n in scene.numbers {
+            numbers += 1
+            // Columns above the number with a pixel well darker than the paper further up,
+            // within 0.4 heights of its top (the page may be tilted a little).
+            let b = n.box
+            let paperY = max(0, b.y - b.height), xs = b.x..<b.maxX
+            let paper = xs.map { Int(scene.image[$0, paperY]) }.reduce(0, +) / max(1, xs.count)
+            let rows = max(0, b.y - b.height * 2 / 5)..<b.y
+            let best = xs.filter { x in rows.contains { Int(scene.image[x, $0]) < paper - 15 } }.count
+            if best * 10 >= xs.count * 8 { lined += 1 }
+        }
+    }
+    #expect(numbers >= 8 && lined * 10 >= numbers * 8, "\(lined) of \(numbers) numbers have a line above them")
+}

@@ -86,3 +86,37 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     #expect(with >= without + 4)
     #expect(with * 2 >= scene.digits.count)
 }
+
+/// Numbers written in the printed boxes of a form (`digitd synth --boxes 1`): without frame
+/// removal a box and the digits touching it are one blob, and a comb's dividers and sides are
+/// candidates of their own, read as 1s. Counted before the network: true digits with a
+/// candidate box (IoU >= 0.5), and candidates on no digit, distractor or box of two digits.
+@Test func detector_findsTheDigitsInFormBoxes_whenFramesAreRemoved() throws {
+    var options = SceneGenerator.Options()
+    (options.width, options.height) = (640, 480)
+    options.chalkboard = false
+    options.boxedFraction = 1
+    let generator = SceneGenerator(glyphs: try glyphs())
+    let scenes = (0..<6).map { generator.render(seed: 4_000 + UInt64($0), options: options) }
+    #expect(scenes.allSatisfy { $0.digits.isEmpty || $0.conditions.contains("boxes") })
+    func found(removeFrames: Bool) -> (digits: Int, stray: Int) {
+        var settings = DetectorSettings()
+        settings.removeFrames = removeFrames
+        let detector = DigitDetector(settings: settings)
+        var hits = 0, stray = 0
+        for scene in scenes {
+            let boxes = detector.detect(scene.image).candidates.map { $0.box }
+            hits += scene.digits.filter { d in boxes.contains { $0.iou(d.box) >= 0.5 } }.count
+            let known = scene.digits.map { $0.box } + scene.distractors
+            stray += boxes.filter { b in !known.contains { $0.intersectionArea(b) * 2 >= b.area } }.count
+        }
+        return (hits, stray)
+    }
+    let total = scenes.reduce(0) { $0 + $1.digits.count }
+    let with = found(removeFrames: true), without = found(removeFrames: false)
+    print("form boxes: \(with.digits) of \(total) digits with a candidate box and \(with.stray) stray candidates with frame removal, \(without.digits) and \(without.stray) without")
+    #expect(total >= 40)
+    #expect(with.digits >= without.digits + 3)
+    #expect(with.digits * 10 >= total * 8)
+    #expect(with.stray + 8 <= without.stray)
+}
