@@ -233,3 +233,37 @@ public func detectPolarity(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, hei
     detectPolarity(pixels, width: width, height: height, integral: UnsafeBufferPointer(integral),
                    radius: radius, minimumContrast: minimumContrast)
 }
+
+/// The mask `adaptiveThreshold` made, asked one pixel at a time from the picture and its
+/// integral image: ink a later stage removed (a line) can be looked at again without a copy of
+/// the mask. `pixels` and `integral` are what the threshold read and wrote.
+public struct ThresholdProbe {
+    let pixels: UnsafeBufferPointer<UInt8>, integral: UnsafeBufferPointer<UInt32>
+    let width: Int, height: Int, radius: Int
+    let minC: Int, rel: Int, weakC: Int, weakRel: Int
+    let dark: Bool
+
+    public init(pixels: UnsafeBufferPointer<UInt8>, integral: UnsafeBufferPointer<UInt32>, width: Int, height: Int,
+                settings: ThresholdSettings, polarity: InkPolarity) {
+        self.pixels = pixels; self.integral = integral; self.width = width; self.height = height
+        let window = settings.window > 0 ? settings.window : ThresholdSettings.defaultWindow(width: width, height: height)
+        radius = window / 2
+        minC = settings.minimumContrast; rel = settings.relativeContrast; weakC = settings.weakContrast
+        weakRel = minC > 0 ? rel * weakC / minC : 0
+        dark = polarity != .lightOnDark
+    }
+
+    /// Whether the threshold marked (x, y) as ink, strong or weak.
+    public func isInk(_ x: Int, _ y: Int) -> Bool {
+        let stride = width + 1
+        let x0 = max(0, x - radius), x1 = min(width, x + radius + 1)
+        let y0 = max(0, y - radius), y1 = min(height, y + radius + 1)
+        let sum = Int(integral[y1 * stride + x1] &- integral[y1 * stride + x0] &- integral[y0 * stride + x1] &+ integral[y0 * stride + x0])
+        let count = (y1 - y0) * (x1 - x0)
+        let p = Int(pixels[y * width + x]) * count
+        let d = dark ? sum - p : p - sum
+        if d < weakC * count || d <= 0 { return false }
+        if d >= minC * count && d * 100 >= rel * sum { return true }
+        return weakC > 0 && d * 100 >= weakRel * sum
+    }
+}

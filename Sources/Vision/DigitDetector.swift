@@ -65,8 +65,6 @@ public final class DigitDetector {
     private let lineRemover = LineRemover()
     private let labeller = ComponentLabeller()
     private let frameRemover = FrameRemover()
-    /// The mask before line removal (frames whose long sides went as lines are found in it).
-    private var beforeLines: [UInt8] = []
     private let normalizer = MNISTNormalizer()
     private var lastScale = 1
     private var lastPolarity = InkPolarity.darkOnLight
@@ -129,10 +127,6 @@ public final class DigitDetector {
         }
         clock.mark("threshold")
 
-        if settings.removeLines && settings.removeFrames {
-            if beforeLines.count != w * h { beforeLines = [UInt8](repeating: 0, count: w * h) }
-            beforeLines.withUnsafeMutableBufferPointer { b in mask.pixels.withUnsafeBufferPointer { b.baseAddress!.update(from: $0.baseAddress!, count: w * h) } }
-        }
         if settings.removeLines {
             var lineSettings = LineRemovalSettings.forImage(width: w, height: h)
             lineSettings.runOnPercent = settings.linesRunOnPercent
@@ -164,9 +158,13 @@ public final class DigitDetector {
                                             minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
             }
             if settings.removeLines {
-                let bars = beforeLines.withUnsafeBufferPointer {
-                    frameRemover.barsOfFrames($0, width: w, height: h, components: components,
-                                              settings: FrameSettings.forImage(width: w, height: h))
+                // The mask before line removal, asked pixel by pixel of the threshold.
+                let bars = source.pixels.withUnsafeBufferPointer { g in
+                    integral.withUnsafeBufferPointer { ii in
+                        let before = ThresholdProbe(pixels: g, integral: ii, width: w, height: h, settings: threshold, polarity: polarity)
+                        return frameRemover.barsOfFrames(inkBefore: before.isInk, width: w, height: h, components: components,
+                                                         settings: FrameSettings.forImage(width: w, height: h))
+                    }
                 }
                 for i in bars.reversed() {
                     mask.pixels.withUnsafeMutableBufferPointer { erase(components[i], from: $0, width: w) }

@@ -131,12 +131,12 @@ public final class FrameRemover {
 
     /// The thin upright blobs among `components` that are what line removal left of a frame
     /// whose long sides it took as lines: the sides and dividers of a comb field. Such a bar
-    /// meets a line at its top and at its bottom in `before` (the mask before line removal),
+    /// meets a line at its top and at its bottom in the mask before line removal (`before(x, y)`),
     /// and both lines end inside the picture, at the same places within a few pixels (the
     /// frame's corners), at least as far apart as the bar is tall. A ruled or grid line runs on
     /// to the edge of the page, or, broken into dashes, ends anywhere, so a "1" written between
     /// two lines stays. Returns their indices.
-    public func barsOfFrames(_ before: UnsafeBufferPointer<UInt8>, width w: Int, height h: Int,
+    public func barsOfFrames(inkBefore before: (Int, Int) -> Bool, width w: Int, height h: Int,
                              components: [Component], settings: FrameSettings) -> [Int] {
         var bars: [Int] = []
         for (index, c) in components.enumerated() {
@@ -153,13 +153,13 @@ public final class FrameRemover {
     }
 
     /// The extent of the horizontal line that the top (or bottom) end of the bar in `box` meets
-    /// in `mask`, if it ends inside the picture on both sides and runs past the bar.
-    private func lineThrough(_ mask: UnsafeBufferPointer<UInt8>, _ w: Int, _ h: Int, box b: Box,
+    /// in `mask` (ink at (x, y)), if it ends inside the picture on both sides and runs past the bar.
+    private func lineThrough(_ mask: (Int, Int) -> Bool, _ w: Int, _ h: Int, box b: Box,
                              atTop: Bool) -> (left: Int, right: Int)? {
         let endRow = atTop ? b.y : b.maxY - 1
         // The bar's middle column at its end.
         var xs: [Int] = []
-        for x in b.x..<b.maxX where mask[endRow * w + x] != 0 { xs.append(x) }
+        for x in b.x..<b.maxX where mask(x, endRow) { xs.append(x) }
         guard !xs.isEmpty else { return nil }
         let x = xs[xs.count / 2]
         var best: (left: Int, right: Int)? = nil
@@ -178,7 +178,7 @@ public final class FrameRemover {
     /// Follows a near-level line of ink from (x, y) in direction `step`, one column at a time,
     /// moving at most one row per column and bridging gaps of up to 3 columns; the last column
     /// with ink.
-    private func follow(_ mask: UnsafeBufferPointer<UInt8>, _ w: Int, _ h: Int, x: Int, y: Int, step: Int) -> Int {
+    private func follow(_ mask: (Int, Int) -> Bool, _ w: Int, _ h: Int, x: Int, y: Int, step: Int) -> Int {
         var cx = x, cy = y, last = x, gap = 0
         while true {
             let nx = cx + step
@@ -186,7 +186,7 @@ public final class FrameRemover {
             var found = false
             for k in 0..<3 {
                 let yy = cy + (k == 0 ? 0 : k == 1 ? -1 : 1)
-                if yy >= 0, yy < h, mask[yy * w + nx] != 0 { cy = yy; found = true; break }
+                if yy >= 0, yy < h, mask(nx, yy) { cy = yy; found = true; break }
             }
             if found { last = nx; gap = 0 } else { gap += 1; if gap > 3 { break } }
             cx = nx

@@ -129,36 +129,27 @@ final class EngineCommandTests {
             let box = try #require(d["box"] as? [Int])
             #expect(box[3] <= 40, "a digit \(box[3]) pixels tall on a page asked for 0.03-0.05 of 720 or 480")
         }
-        // A usage error: ArgumentParser's "Error: ..." line, then the usage hint; exit 64.
         for bad in ["0.1", "0.2-0.1", "0-0.1", "0.1-0.9", "a-b"] {
-            let e = try run(["synth", "--score", "1", "--digit-height", bad])
-            #expect(e.status == 64, "\(bad): \(e.err)")
-            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error: --digit-height wants MIN-MAX") == true, "\(e.err)")
-            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
+            try expectUsageError(["synth", "--score", "1", "--digit-height", bad], saying: "Error: --digit-height wants MIN-MAX")
         }
     }
 
-    @Test func synthRefusesABadStrokeGamma_andScoresAGoodOne() throws {
-        for bad in ["2", "3-1.6", "0-2", "1-9", "x-2"] {
-            let e = try run(["synth", "--score", "1", "--stroke-gamma", bad])
-            #expect(e.status == 64, "\(bad): \(e.err)")
-            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error: --stroke-gamma wants MIN-MAX") == true, "\(e.err)")
-            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
-        }
-        let r = try run(["synth", "--score", "2", "--seed", "2", "--json", "--stroke-gamma", "1.6-3.5"])
-        #expect(r.status == 0, "\(r.err)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
-        #expect(object["f1"] != nil, "\(r.out)")
+    /// A usage error: ArgumentParser's "Error: ..." line, then the usage hint; exit 64, nothing
+    /// on stdout, no crash.
+    private func expectUsageError(_ arguments: [String], saying prefix: String) throws {
+        let e = try run(arguments)
+        #expect(e.status == 64, "\(arguments): \(e.err)")
+        #expect(e.err.split(separator: "\n").first?.hasPrefix(prefix) == true, "\(e.err)")
+        #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
     }
 
-    @Test func synthRefusesABadBoxesFraction_andScoresPagesWithFormBoxes() throws {
-        for bad in ["-0.1", "1.5", "x"] {
-            let e = try run(["synth", "--score", "1", "--boxes", bad])
-            #expect(e.status == 64, "\(bad): \(e.err)")
-            #expect(e.err.split(separator: "\n").first?.hasPrefix("Error:") == true, "\(e.err)")
-            #expect(e.out.isEmpty && !e.err.contains("Fatal error"))
-        }
-        let r = try run(["synth", "--score", "2", "--seed", "3", "--json", "--boxes", "1"])
+    @Test(arguments: [
+        ("--stroke-gamma", ["2", "3-1.6", "0-2", "1-9", "x-2"], "Error: --stroke-gamma wants MIN-MAX", "1.6-3.5"),
+        ("--boxes", ["-0.1", "1.5", "x"], "Error:", "1"),
+    ])
+    func synthRefusesABadSceneOption_andScoresAGoodOne(option: String, bad: [String], message: String, good: String) throws {
+        for value in bad { try expectUsageError(["synth", "--score", "1", option, value], saying: message) }
+        let r = try run(["synth", "--score", "2", "--seed", "3", "--json", option, good])
         #expect(r.status == 0, "\(r.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         #expect(object["f1"] != nil, "\(r.out)")

@@ -83,10 +83,8 @@ private func ink(_ m: GrayImage, in b: Box) -> Int {
     var after = before
     for x in 0..<300 { for y in [10, 11, 58, 59, 80, 120] { after[x, y] = 0 } }
     let components = connectedComponents(after, minimumArea: 6)
-    let bars = before.pixels.withUnsafeBufferPointer {
-        FrameRemover().barsOfFrames($0, width: 300, height: 140, components: components,
-                                    settings: FrameSettings(minimumHeight: 10, maximumThickness: 3))
-    }
+    let bars = FrameRemover().barsOfFrames(inkBefore: { before[$0, $1] != 0 }, width: 300, height: 140, components: components,
+                                           settings: FrameSettings(minimumHeight: 10, maximumThickness: 3))
     let xs = bars.map { components[$0].box.x }.sorted()
     #expect(xs == [10, 70, 130, 188], "\(bars.map { components[$0].box })")
 }

@@ -63,3 +63,32 @@ func adaptiveThreshold_matchesThePlainRule(size: (Int, Int)) {
         }
     }
 }
+
+/// The probe line removal's look-back uses answers pixel by pixel what the threshold marked.
+@Test(arguments: [(97, 61), (211, 120)])
+func thresholdProbe_answersAsTheMaskSays(size: (Int, Int)) {
+    let g = noisyPage(width: size.0, height: size.1, seed: UInt64(size.0 * 7 + size.1))
+    for weak in [0, 9] {
+        for polarity in [InkPolarity.darkOnLight, .lightOnDark] {
+            var settings = ThresholdSettings()
+            settings.weakContrast = weak; settings.polarity = polarity
+            var integral = [UInt32](repeating: 0, count: (g.width + 1) * (g.height + 1))
+            var mask = [UInt8](repeating: 0, count: g.width * g.height)
+            var disagree = 0, inked = 0
+            g.pixels.withUnsafeBufferPointer { p in
+                integral.withUnsafeMutableBufferPointer { ii in
+                    mask.withUnsafeMutableBufferPointer { m in
+                        _ = adaptiveThreshold(p, width: g.width, height: g.height, settings: settings, integral: ii, mask: m)
+                    }
+                    let probe = ThresholdProbe(pixels: p, integral: UnsafeBufferPointer(ii), width: g.width, height: g.height,
+                                               settings: settings, polarity: polarity)
+                    for y in 0..<g.height { for x in 0..<g.width {
+                        if probe.isInk(x, y) != (mask[y * g.width + x] != 0) { disagree += 1 }
+                        if mask[y * g.width + x] != 0 { inked += 1 }
+                    } }
+                }
+            }
+            #expect(disagree == 0 && inked > 0, "\(size) weak \(weak) \(polarity): \(disagree) pixels differ, \(inked) ink")
+        }
+    }
+}
