@@ -179,8 +179,10 @@ public func connectedComponents(_ mask: GrayImage, minimumArea: Int = 1) -> [Com
 }
 
 /// Clears the pixels of component `c` from `mask` (`width` pixels a row): a flood fill of the
-/// 8-connected ink from its first pixel, within its box (which holds all of it; other ink
-/// there is not connected to it and stays).
+/// 8-connected ink within its box (which holds all of it; other ink there is not connected to
+/// it and stays), from the first ink of the box's top row, which is taken to be the
+/// component's own (its top row holds its pixels; only another blob reaching into the corner
+/// of its box could come first there).
 public func erase(_ c: Component, from mask: UnsafeMutableBufferPointer<UInt8>, width w: Int) {
     let b = c.box
     var stack: [Int] = []

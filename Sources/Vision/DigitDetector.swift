@@ -149,9 +149,9 @@ public final class DigitDetector {
                                         minimumStrongFraction: settings.hysteresis ? 0.25 : 0)
         clock.mark("components")
         if settings.removeFrames {
+            let frameSettings = FrameSettings.forImage(width: w, height: h)
             let frames = mask.pixels.withUnsafeMutableBufferPointer {
-                frameRemover.remove($0, width: w, height: h, components: components,
-                                    settings: FrameSettings.forImage(width: w, height: h))
+                frameRemover.remove($0, width: w, height: h, components: components, settings: frameSettings)
             }
             if !frames.isEmpty {
                 components = labeller.label(mask, minimumArea: max(4, candidateSettings.minimumHeight / 2),
@@ -163,7 +163,7 @@ public final class DigitDetector {
                     integral.withUnsafeBufferPointer { ii in
                         let before = ThresholdProbe(pixels: g, integral: ii, width: w, height: h, settings: threshold, polarity: polarity)
                         return frameRemover.barsOfFrames(inkBefore: before.isInk, width: w, height: h, components: components,
-                                                         settings: FrameSettings.forImage(width: w, height: h))
+                                                         settings: frameSettings)
                     }
                 }
                 for i in bars.reversed() {

@@ -38,8 +38,6 @@ struct FrameSide {
     var onLine: [Bool] = []
     /// Median run of ink inward from the line where it lies on it: the line's thickness.
     var thickness = 0
-    /// Mean distance of the positions on the line from it, and their share of all positions.
-    var spread = 0.0, share = 0.0
 
     /// Fits a line to `offsets` (-1: no ink at that position) robustly: of the lines through
     /// 9 pairs of points, one from each half, the one most points lie within the tolerance of,
@@ -84,19 +82,18 @@ struct FrameSide {
         let d = m * sxx - sx * sx
         if d > 0 {
             let slope = (m * sxy - sx * sy) / d, a = (sy - slope * sx) / m
-            if abs(slope) <= settings.maximumSlope && inliers(a, slope) >= best.count { best = (inliers(a, slope), a, slope) }
+            let count = inliers(a, slope)
+            if abs(slope) <= settings.maximumSlope && count >= best.count { best = (count, a, slope) }
         }
         var side = FrameSide(a: best.a, slope: best.slope, onLine: [Bool](repeating: false, count: n))
-        var thick: [Int] = []
-        for i in valid where abs(Double(offsets[i]) - best.a - best.slope * Double(i)) <= tolerance {
-            side.onLine[i] = true; thick.append(runs[i])
+        var thick: [Int] = [], spread = 0.0
+        for i in valid {
+            let distance = abs(Double(offsets[i]) - best.a - best.slope * Double(i))
+            guard distance <= tolerance else { continue }
+            side.onLine[i] = true; thick.append(runs[i]); spread += distance
         }
+        guard spread <= settings.maximumSpread * Double(thick.count) else { return nil }
         side.thickness = median(thick)
-        var spread = 0.0, on = 0
-        for i in valid where side.onLine[i] { spread += abs(Double(offsets[i]) - best.a - best.slope * Double(i)); on += 1 }
-        side.spread = spread / Double(max(1, on))
-        side.share = Double(on) / Double(n)
-        guard side.spread <= settings.maximumSpread else { return nil }
         guard side.thickness <= settings.maximumThickness else { return nil }
         return side
     }
