@@ -177,6 +177,7 @@ public final class Recognizer {
         var clock = StageClock()
         options.configure(&detector.settings)
         let found = detector.detect(image, keepMask: options.keepDebugImages, clock: &clock)
+        let picture = found.despeckled ?? image    // what later looks cut their crops from
 
         let n = found.candidates.count
         let classes = classifier.classCount
@@ -230,7 +231,7 @@ public final class Recognizer {
             }
             if !blobs.isEmpty {
                 var extra: [Float] = []
-                let hypotheses = detector.splitAgain(blobs, image: image, maximumCrops: options.maximumSecondLookCrops,
+                let hypotheses = detector.splitAgain(blobs, image: picture, maximumCrops: options.maximumSecondLookCrops,
                                                      hypotheses: limits, crops: &extra)
                 if !extra.isEmpty {
                     let extraScores = classify(extra)
@@ -264,7 +265,7 @@ public final class Recognizer {
         if options.maximumRegroupCrops > 0 {
             let sure = (0..<candidates.count).filter { accepted[$0] }
             var extra: [Float] = []
-            let clusters = detector.regroupFragments(digits: sure.map { candidates[$0].maskBox }, image: image,
+            let clusters = detector.regroupFragments(digits: sure.map { candidates[$0].maskBox }, image: picture,
                                                      maximumCrops: options.maximumRegroupCrops, crops: &extra)
             if !clusters.isEmpty {
                 let extraScores = classify(extra)

@@ -12,6 +12,10 @@ public struct DetectorSettings: Sendable {
     /// Line marks must run on along the line for this share of their neighbourhood, in percent
     /// (`LineRemovalSettings.runOnPercent`); 0 turns the rule off.
     public var linesRunOnPercent = LineRemovalSettings.defaultRunOnPercent
+    /// A picture strewn with salt-and-pepper specks (at least this share of isolated extreme
+    /// pixels, see `speckleFraction`) is read through a 3x3 median (`medianFilter3x3`); 0 turns
+    /// this off. Clean pictures, camera noise and JPEG artefacts stay far below it.
+    public var despeckleAbove = 0.001
     /// Printed boxes of forms (a rectangle around a number, a comb of cells) are removed from the
     /// mask after the components are found, and the digits inside labelled again (see
     /// `FrameRemover`).
@@ -52,6 +56,9 @@ public struct DetectorOutput: Sendable {
     public var mask: GrayImage?
     /// Input pixels per mask pixel.
     public var scale: Int
+    /// The picture the candidates were read from when it is not the one given: the median of a
+    /// picture strewn with specks (later looks at the same frame should cut crops from it).
+    public var despeckled: GrayImage? = nil
 }
 
 /// Stages 1-5 of the pipeline: shrink, adaptive threshold, line removal, connected components,
@@ -83,9 +90,24 @@ public final class DigitDetector {
         return detect(image, keepMask: keepMask, clock: &clock)
     }
 
-    /// Finds candidates; records stage times in `clock` ("downscale", "threshold", "lines",
+    /// Finds candidates; records stage times in `clock` ("despeckle", "downscale", "threshold", "lines",
     /// "components", "candidates", "normalise").
     public func detect(_ image: GrayImage, keepMask: Bool, clock: inout StageClock) -> DetectorOutput {
+        var cleaned: GrayImage? = nil
+        if settings.despeckleAbove > 0 && speckleFraction(image) >= settings.despeckleAbove {
+            var out = GrayImage(width: image.width, height: image.height)
+            image.pixels.withUnsafeBufferPointer { src in
+                out.pixels.withUnsafeMutableBufferPointer { medianFilter3x3(src, width: image.width, height: image.height, into: $0) }
+            }
+            cleaned = out
+        }
+        clock.mark("despeckle")
+        var output = detectClean(cleaned ?? image, keepMask: keepMask, clock: &clock)
+        output.despeckled = cleaned
+        return output
+    }
+
+    private func detectClean(_ image: GrayImage, keepMask: Bool, clock: inout StageClock) -> DetectorOutput {
         let s = scale(width: image.width, height: image.height)
         let w = image.width / s, h = image.height / s
         guard w >= 8, h >= 8 else {
