@@ -72,6 +72,8 @@ public final class DigitDetector {
     private let lineRemover = LineRemover()
     private let labeller = ComponentLabeller()
     private let frameRemover = FrameRemover()
+    /// The median of the last picture strewn with specks (reused from frame to frame).
+    private var despeckled = GrayImage(width: 0, height: 0)
     private let normalizer = MNISTNormalizer()
     private var lastScale = 1
     private var lastPolarity = InkPolarity.darkOnLight
@@ -95,11 +97,13 @@ public final class DigitDetector {
     public func detect(_ image: GrayImage, keepMask: Bool, clock: inout StageClock) -> DetectorOutput {
         var cleaned: GrayImage? = nil
         if settings.despeckleAbove > 0 && speckleFraction(image) >= settings.despeckleAbove {
-            var out = GrayImage(width: image.width, height: image.height)
-            image.pixels.withUnsafeBufferPointer { src in
-                out.pixels.withUnsafeMutableBufferPointer { medianFilter3x3(src, width: image.width, height: image.height, into: $0) }
+            if despeckled.width != image.width || despeckled.height != image.height {
+                despeckled = GrayImage(width: image.width, height: image.height)
             }
-            cleaned = out
+            image.pixels.withUnsafeBufferPointer { src in
+                despeckled.pixels.withUnsafeMutableBufferPointer { medianFilter3x3(src, width: image.width, height: image.height, into: $0) }
+            }
+            cleaned = despeckled
         }
         clock.mark("despeckle")
         var output = detectClean(cleaned ?? image, keepMask: keepMask, clock: &clock)
