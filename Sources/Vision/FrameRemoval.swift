@@ -215,6 +215,18 @@ public final class FrameRemover {
     }
 
     /// Offsets of the first ink from one side of `box`, and the run of ink inward from there.
+    /// How to walk one side of `box` (0 top, 1 bottom, 2 left, 3 right) in a mask `w` pixels
+    /// wide: pixel (i, d), position i along the side and d pixels in from it, is at index
+    /// `start + i * along + d * inward`.
+    private func walk(side: Int, box b: Box, width w: Int) -> (start: Int, along: Int, inward: Int) {
+        switch side {
+        case 0: return (b.y * w + b.x, 1, w)
+        case 1: return ((b.maxY - 1) * w + b.x, 1, -w)
+        case 2: return (b.y * w + b.x, w, 1)
+        default: return (b.y * w + b.maxX - 1, w, -1)
+        }
+    }
+
     /// Scratch for `profile`: offsets and runs of one side.
     private var offsets: [Int] = [], runs: [Int] = []
 
@@ -232,14 +244,7 @@ public final class FrameRemover {
         offsets.withUnsafeMutableBufferPointer { offsets in
         runs.withUnsafeMutableBufferPointer { runs in
             let m = mask.baseAddress!
-            // Pixel (i, d): position i along the side, d pixels in from it.
-            let start: Int, along: Int, inward: Int
-            switch side {
-            case 0: start = b.y * w + b.x; along = 1; inward = w
-            case 1: start = (b.maxY - 1) * w + b.x; along = 1; inward = -w
-            case 2: start = b.y * w + b.x; along = w; inward = 1
-            default: start = b.y * w + b.maxX - 1; along = w; inward = -1
-            }
+            let (start, along, inward) = walk(side: side, box: b, width: w)
             for i in 0..<n {
                 let p = m + start + i * along
                 var d = 0
@@ -273,33 +278,15 @@ public final class FrameRemover {
         // ink inward from the first ink, where that lies on the line.
         for (side, fitted) in sides.enumerated() {
             guard let s = fitted else { continue }
-            let horizontal = side < 2
-            let depth = horizontal ? b.height : b.width
-            let clear = s.thickness + 1
+            let depth = side < 2 ? b.height : b.width
+            let (start, along, inward) = walk(side: side, box: b, width: w)
             for i in 0..<s.onLine.count where s.onLine[i] {
-                for d in 0..<depth {
-                    let index: Int
-                    switch side {
-                    case 0: index = (b.y + d) * w + b.x + i
-                    case 1: index = (b.maxY - 1 - d) * w + b.x + i
-                    case 2: index = (b.y + i) * w + b.x + d
-                    default: index = (b.y + i) * w + b.maxX - 1 - d
-                    }
-                    if mask[index] != 0 {
-                        // The first ink: clear `clear` pixels from here, where there is ink.
-                        for k in 0..<min(clear, depth - d) {
-                            let j: Int
-                            switch side {
-                            case 0: j = index + k * w
-                            case 1: j = index - k * w
-                            case 2: j = index + k
-                            default: j = index - k
-                            }
-                            if mask[j] == 0 { break }
-                            mask[j] = 0
-                        }
-                        break
-                    }
+                let p = start + i * along
+                guard let d = (0..<depth).first(where: { mask[p + $0 * inward] != 0 }) else { continue }
+                // The first ink: clear `thickness + 1` pixels from there, where there is ink.
+                for k in d..<min(d + s.thickness + 1, depth) {
+                    if mask[p + k * inward] == 0 { break }
+                    mask[p + k * inward] = 0
                 }
             }
         }
