@@ -102,6 +102,14 @@ public struct SceneGenerator: Sendable {
         /// the number, divided into one cell per digit (a comb field) or not. 0 (the default)
         /// draws no boxes and leaves the rest of every scene as it was.
         public var boxedFraction = 0.0
+        /// How far the ink stands out from the ground, drawn per scene from this range: 1 is the
+        /// full ink level (fresh marker, white chalk), lower is fainter (pencil, worn chalk).
+        public var inkContrast: ClosedRange<Double> = 0.55...1.0
+        /// A camera out of focus: a Gaussian blur of the whole picture, its sigma drawn per scene
+        /// from this range, in pixels per 640 of image width (so 1280x720 pages blur twice as many
+        /// pixels), on top of the usual 0-2 box blurs. nil (the default) draws none and leaves
+        /// the rest of every scene as it was.
+        public var defocus: ClosedRange<Double>? = nil
         public init() {}
     }
 
@@ -249,7 +257,7 @@ public struct SceneGenerator: Sendable {
 
         // Compose ink over ground.
         let inkLevel: Float = chalk ? Float(rng.uniform(170, 245)) : Float(rng.uniform(5, 90))
-        let inkContrast = Float(rng.uniform(0.55, 1.0))   // faded pencil ... fresh marker
+        let inkContrast = Float(rng.uniform(options.inkContrast.lowerBound, options.inkContrast.upperBound))
         var pixels = [Float](repeating: 0, count: w * h)
         for i in 0..<(w * h) {
             let a = ink[i] * inkContrast
@@ -264,6 +272,13 @@ public struct SceneGenerator: Sendable {
         let blurPasses = rng.int(0...2)
         if blurPasses > 0 { conditions.append("blur\(blurPasses)") }
         for _ in 0..<blurPasses { boxBlur3(&pixels, w: w, h: h) }
+        if let d = options.defocus {
+            // From a generator of its own, so the noise and JPEG quality stay those of the page
+            // in focus: the same page, out of focus.
+            var lens = SceneRandom(seed: seed ^ 0xDEF0_C05E_DEF0_C05E)
+            conditions.append("defocus")
+            gaussianBlur(&pixels, w: w, h: h, sigma: lens.uniform(d.lowerBound, d.upperBound.nextUp) * Double(w) / 640)
+        }
         let sigma = rng.uniform(0, 9)
         if sigma > 4 { conditions.append("noise\(Int(sigma))") }
         var bytes = [UInt8](repeating: 0, count: w * h)
@@ -569,6 +584,25 @@ struct Shadow: Sendable {
         let t = 1 / (1 + exp(-d))
         return 1 - darkness * t
     }
+}
+
+/// Gaussian blur in place, separable, taps out to 3 sigma (edges clamp).
+func gaussianBlur(_ p: inout [Float], w: Int, h: Int, sigma: Double) {
+    let r = max(1, Int((3 * sigma).rounded(.up)))
+    var k = (-r...r).map { Float(exp(-Double($0 * $0) / (2 * sigma * sigma))) }
+    let sum = k.reduce(0, +)
+    for i in k.indices { k[i] /= sum }
+    var t = p
+    for y in 0..<h { for x in 0..<w {
+        var v: Float = 0
+        for j in -r...r { v += k[j + r] * p[y * w + min(w - 1, max(0, x + j))] }
+        t[y * w + x] = v
+    } }
+    for y in 0..<h { for x in 0..<w {
+        var v: Float = 0
+        for j in -r...r { v += k[j + r] * t[min(h - 1, max(0, y + j)) * w + x] }
+        p[y * w + x] = v
+    } }
 }
 
 /// Three-by-three box blur in place (edges clamp).

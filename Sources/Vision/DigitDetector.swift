@@ -29,6 +29,23 @@ public struct DetectorSettings: Sendable {
     /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
     /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
     public var hysteresis = true
+    /// Faint ink (pencil, worn chalk, a dim picture): the contrast rules of `threshold` are
+    /// lowered on a picture whose strongest ink (`estimateInkContrast` at `faintInkQuantile`)
+    /// stands out little, to this fraction of that ink's contrast, in levels and in percent of
+    /// the mean, but not below `faintInkFloor`; 0 turns this off. Ink that stands out well keeps
+    /// the rules as they are.
+    public var faintInkFraction = 0.45
+    public var faintInkQuantile = 0.998
+    public var faintInkFloor = InkContrast(levels: 6, percent: 6)
+    /// Samples on a ruled or grid line do not count in the page's ink contrast (see
+    /// `estimateInkContrast`): this many pixels of the working image to each side along the
+    /// line, or 1/60 of its short side if more; 0 counts them.
+    public var faintInkLineReach = 4
+    /// When to paint over the removed lines in the picture before a crop is normalised (see
+    /// `paintOverLines`), so that printed lines darker than the writing do not set its ink level
+    /// or show in the network's input: on faint pages only (where the contrast rules were
+    /// lowered), always, or never.
+    public var paintOverLines = LinePainting.faintPages
     /// Keep only gray ink that the cleaned mask also holds (see `MNISTNormalizer.normalize`).
     /// Off: on the synthetic scenes it cost 0.3-0.6 points of F1 (strokes under removed lines go too).
     public var gateCrops = false
@@ -44,6 +61,9 @@ public struct DetectorSettings: Sendable {
     public var maximumCandidates = 256
     public init() {}
 }
+
+/// When the detector paints over removed lines before normalising crops.
+public enum LinePainting: Sendable { case never, faintPages, always }
 
 /// Candidates found in one image and their network inputs.
 public struct DetectorOutput: Sendable {
@@ -77,6 +97,8 @@ public final class DigitDetector {
     private let normalizer = MNISTNormalizer()
     private var lastScale = 1
     private var lastPolarity = InkPolarity.darkOnLight
+    /// Where the last `detect` removed lines (see `LineRemover.lastLines`).
+    private var lastLines: LineMarks?
     /// The blobs of the last `detect` after fragment merging, for `regroupFragments`.
     private var lastFragments: [Component] = []
 
@@ -139,15 +161,34 @@ public final class DigitDetector {
         clock.mark("downscale")
 
         var threshold = settings.threshold
-        threshold.polarity = settings.polarity
+        var faint = false
+        let source = s > 1 || settings.smoothFullResolution ? working : image
+        let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
+        source.pixels.withUnsafeBufferPointer { p in
+            integral.withUnsafeMutableBufferPointer { i in
+                integralImage(p, width: w, height: h, into: i)
+                let ii = UnsafeBufferPointer(i)
+                threshold.polarity = settings.polarity != .automatic ? settings.polarity
+                    : detectPolarity(p, width: w, height: h, integral: ii, radius: window / 2, minimumContrast: threshold.minimumContrast)
+                guard settings.faintInkFraction > 0 else { return }
+                let c = estimateInkContrast(p, width: w, height: h, integral: ii, radius: window / 2,
+                                            darkInk: threshold.polarity == .darkOnLight, quantile: settings.faintInkQuantile,
+                                            lineReach: settings.faintInkLineReach > 0 ? max(settings.faintInkLineReach, min(w, h) / 60) : 0)
+                let f = settings.faintInkFraction, floor = settings.faintInkFloor
+                threshold.minimumContrast = min(threshold.minimumContrast, max(floor.levels, Int(Double(c.levels) * f)))
+                threshold.relativeContrast = min(threshold.relativeContrast, max(floor.percent, Int(Double(c.percent) * f)))
+                faint = threshold.minimumContrast < settings.threshold.minimumContrast
+                    || threshold.relativeContrast < settings.threshold.relativeContrast
+            }
+        }
+        let polarity = threshold.polarity
         if (settings.removeLines || settings.hysteresis) && threshold.weakContrast == 0 {
             threshold.weakContrast = max(4, threshold.minimumContrast * 2 / 3)
         }
-        let source = s > 1 || settings.smoothFullResolution ? working : image
-        let polarity = source.pixels.withUnsafeBufferPointer { p in
-            integral.withUnsafeMutableBufferPointer { i in
+        source.pixels.withUnsafeBufferPointer { p in
+            integral.withUnsafeBufferPointer { i in
                 mask.pixels.withUnsafeMutableBufferPointer { m in
-                    adaptiveThreshold(p, width: w, height: h, settings: threshold, integral: i, mask: m)
+                    applyThreshold(p, width: w, height: h, settings: threshold, integral: i, mask: m)
                 }
             }
         }
@@ -156,7 +197,6 @@ public final class DigitDetector {
         if settings.removeLines {
             var lineSettings = LineRemovalSettings.forImage(width: w, height: h)
             lineSettings.runOnPercent = settings.linesRunOnPercent
-            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
             _ = source.pixels.withUnsafeBufferPointer { g in
                 integral.withUnsafeBufferPointer { ii in
                     mask.pixels.withUnsafeMutableBufferPointer { m in
@@ -168,6 +208,8 @@ public final class DigitDetector {
                 }
             }
         }
+        lastLines = settings.removeLines && (settings.paintOverLines == .always || (settings.paintOverLines == .faintPages && faint))
+            ? lineRemover.lastLines : nil
         clock.mark("lines")
 
         let candidateSettings = CandidateSettings.forImage(width: w, height: h)
@@ -204,7 +246,6 @@ public final class DigitDetector {
         lastFragments = merged
         var candidates = filterCandidates(merged, mask: mask, settings: candidateSettings)
         if settings.dropPiecesOfLines {
-            let window = threshold.window > 0 ? threshold.window : ThresholdSettings.defaultWindow(width: w, height: h)
             source.pixels.withUnsafeBufferPointer { g in
                 integral.withUnsafeBufferPointer { ii in
                     candidates.removeAll { c in
@@ -249,13 +290,19 @@ public final class DigitDetector {
             // Tall enough in the shrunk image (itself area-averaged) to fit 20x20 from it.
             return normalizer.normalize(working, box: b, polarity: lastPolarity, padding: 1,
                                         deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
-                                        gateScale: 1, into: slot)
+                                        gateScale: 1, lines: removedLines(scale: 1), into: slot)
                 .map { Box(x: $0.x * s, y: $0.y * s, width: $0.width * s, height: $0.height * s) }
         }
         let full = Box(x: b.x * s, y: b.y * s, width: b.width * s, height: b.height * s)
         return normalizer.normalize(image, box: full, polarity: lastPolarity, padding: s,
                                     deskew: settings.deskew, gate: settings.gateCrops ? mask : nil,
-                                    gateScale: s, into: slot)
+                                    gateScale: s, lines: removedLines(scale: s), into: slot)
+    }
+
+    /// The lines the last `detect` removed, for painting over in crops (see `paintOverLines`).
+    private func removedLines(scale: Int) -> RemovedLines? {
+        guard let marks = lastLines else { return nil }
+        return RemovedLines(marks: marks, mask: mask, scale: scale)
     }
 
     /// Second look at blobs the network did not read (or read unsurely) as one digit: other ways

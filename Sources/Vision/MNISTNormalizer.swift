@@ -28,14 +28,29 @@ public final class MNISTNormalizer {
     /// `gateScale` its input pixels per mask pixel: gray ink counts only where the mask, grown
     /// by one mask pixel, has ink. That keeps removed ruled lines, specks and paper texture
     /// out of the network's input while the strokes keep their gray-level edges.
+    ///
+    /// `lines`, if given (and no `gate`), are the lines line removal took out of the mask: they
+    /// are painted over in a copy of the crop's neighbourhood first (see `paintOverLines`), so a
+    /// printed line darker than the writing neither sets the ink level nor shows in the input.
     public func normalize(_ image: GrayImage, box: Box, polarity: InkPolarity, padding: Int = 0,
                           deskew: Bool = false, gate: GrayImage? = nil, gateScale: Int = 1,
+                          lines: RemovedLines? = nil,
                           into output: UnsafeMutableBufferPointer<Float>) -> Box? {
         precondition(output.count >= 784)
         for i in 0..<784 { output[i] = 0 }
         let crop = clip(Box(x: box.x - padding, y: box.y - padding, width: box.width + 2 * padding,
                             height: box.height + 2 * padding), image)
         guard crop.width > 0, crop.height > 0 else { return nil }
+        // Paper and ink levels come from a larger neighbourhood, so that a "1" filling its own
+        // box still shows mostly paper around it.
+        let margin = max(crop.height, crop.width) / 3 + 2
+        let around = clip(Box(x: crop.x - margin, y: crop.y - margin, width: crop.width + 2 * margin,
+                              height: crop.height + 2 * margin), image)
+        if let lines, gate == nil, let patch = paintOverLines(image, region: around, lines: lines) {
+            let inPatch = Box(x: box.x - around.x, y: box.y - around.y, width: box.width, height: box.height)
+            return normalize(patch, box: inPatch, polarity: polarity, padding: padding, deskew: deskew, into: output)
+                .map { Box(x: $0.x + around.x, y: $0.y + around.y, width: $0.width, height: $0.height) }
+        }
 
         // The gate over the crop, at mask resolution, dilated by one mask pixel.
         let gs = max(1, gateScale)
@@ -58,11 +73,6 @@ public final class MNISTNormalizer {
             }
         }
 
-        // Paper and ink levels from a larger neighbourhood, so that a "1" filling its own box
-        // still shows mostly paper around it.
-        let margin = max(crop.height, crop.width) / 3 + 2
-        let around = clip(Box(x: crop.x - margin, y: crop.y - margin, width: crop.width + 2 * margin,
-                              height: crop.height + 2 * margin), image)
         let (paper, ink, spread) = paperAndInk(image, around, lightInk: polarity == .lightOnDark)
         let range = max(abs(paper - ink), 24)
         // Ink starts this far from the paper level: 15% of the contrast, or more on grainy

@@ -22,6 +22,9 @@ extension Digitd {
               digitd synth --score 400 --boxes 0.5  half the numbers in printed form boxes
               digitd synth --score 400 --stroke-gamma 1.6-3.5
                                                    thinner, fainter strokes
+              digitd synth --score 400 --ink-contrast 0.2-0.5
+                                                   faint writing (pencil, worn chalk)
+              digitd synth --score 400 --defocus 1-2  a camera out of focus
               digitd synth --training-crops DIR --count 2500 --mnist data/mnist
 
             The last writes the pipeline's own crops of scenes drawn from the MNIST *training* \
@@ -59,6 +62,12 @@ extension Digitd {
         @Option(help: ArgumentHelp("Fraction of the numbers written in printed boxes, as on a form (a rectangle around the number, often with a line between the digits) (0...1).", valueName: "FRACTION"))
         var boxes: Double = SceneGenerator.Options().boxedFraction
 
+        @Option(help: ArgumentHelp("How far the ink stands out from the paper, drawn per page from MIN-MAX: 1 is full strength, lower is fainter; e.g. 0.2-0.5 for faint pencil (default: 0.55-1).", valueName: "MIN-MAX"))
+        var inkContrast: String?
+
+        @Option(help: ArgumentHelp("A camera out of focus: a Gaussian blur with sigma drawn per page from MIN-MAX, in pixels per 640 of image width, on top of the usual light blur; e.g. 0.8-2 (default: none).", valueName: "MIN-MAX"))
+        var defocus: String?
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -89,16 +98,24 @@ extension Digitd {
             if let g = strokeGamma, SynthSupport.range(g, upTo: 8) == nil {
                 throw ValidationError("--stroke-gamma wants MIN-MAX, two exponents with 0 < MIN <= MAX <= 8 (e.g. 1.6-3.5), not '\(g)'")
             }
+            if let c = inkContrast, SynthSupport.range(c, upTo: 1) == nil {
+                throw ValidationError("--ink-contrast wants MIN-MAX, two fractions with 0 < MIN <= MAX <= 1 (e.g. 0.2-0.5), not '\(c)'")
+            }
+            if let d = defocus, SynthSupport.range(d, upTo: 8) == nil {
+                throw ValidationError("--defocus wants MIN-MAX, two blur radii in pixels per 640 of width with 0 < MIN <= MAX <= 8 (e.g. 0.8-2), not '\(d)'")
+            }
         }
 
         /// The scene options for `seed` with this command's digit heights, touching fraction,
-        /// stroke weights and boxes.
+        /// stroke weights, boxes, ink contrast and defocus.
         func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
             o.touchingFraction = touching
             o.boxedFraction = boxes
             if let g = strokeGamma.flatMap({ SynthSupport.range($0, upTo: 8) }) { o.strokeGamma = g }
+            if let c = inkContrast.flatMap({ SynthSupport.range($0, upTo: 1) }) { o.inkContrast = c }
+            o.defocus = defocus.flatMap { SynthSupport.range($0, upTo: 8) }
             return o
         }
 

@@ -141,3 +141,58 @@ import Testing
     }
     #expect(numbers >= 8 && lined * 10 >= numbers * 8, "\(lined) of \(numbers) numbers have a line above them")
 }
+
+/// `inkContrast` makes the writing fainter and `defocus` blurs the picture; both leave the
+/// digits where they were (the same draws), and without them a page is what it always was.
+@Test func sceneGenerator_drawsFainterInkAndDefocus_onlyWhenAskedTo() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480; options.chalkboard = false
+    // How far below the paper just above each digit box the box's pixels are, summed.
+    func ink(_ scene: Scene) -> Int {
+        var total = 0
+        for d in scene.digits {
+            var paper = 0
+            for x in d.box.x..<d.box.maxX { paper += Int(scene.image[x, max(0, d.box.y - 3)]) }
+            paper /= max(d.box.width, 1)
+            for y in d.box.y..<d.box.maxY { for x in d.box.x..<d.box.maxX { total += max(0, paper - Int(scene.image[x, y])) } }
+        }
+        return total
+    }
+    // How deep the darkest stroke of each digit is below the paper above it, with the picture
+    // averaged over 3x3 (the sensor noise, added after the lens, averages out): a blur spreads
+    // the strokes and makes them shallower.
+    func depth(_ scene: Scene) -> Int {
+        var total = 0
+        for d in scene.digits {
+            let paper = Int(scene.image[d.box.x + d.box.width / 2, max(0, d.box.y - 4)])
+            var darkest = 255
+            for y in max(1, d.box.y)..<min(scene.image.height - 1, d.box.maxY) {
+                for x in max(1, d.box.x)..<min(scene.image.width - 1, d.box.maxX) {
+                    var sum = 0
+                    for dy in -1...1 { for dx in -1...1 { sum += Int(scene.image[x + dx, y + dy]) } }
+                    darkest = min(darkest, sum / 9)
+                }
+            }
+            total += max(0, paper - darkest)
+        }
+        return total
+    }
+    for seed in UInt64(30)..<UInt64(33) {
+        let plain = generator.render(seed: seed, options: options)
+        #expect(!plain.conditions.contains("defocus"))
+        var faint = options
+        faint.inkContrast = 0.2...0.25
+        var strong = options
+        strong.inkContrast = 0.95...1.0
+        let f = generator.render(seed: seed, options: faint), s = generator.render(seed: seed, options: strong)
+        #expect(f.digits.map { $0.digit } == s.digits.map { $0.digit } && !f.digits.isEmpty)
+        #expect(Double(ink(f)) < 0.4 * Double(ink(s)), "ink \(ink(f)) faint, \(ink(s)) strong")
+        var blurred = options
+        blurred.defocus = 3...3.5
+        let b = generator.render(seed: seed, options: blurred)
+        #expect(b.conditions.contains("defocus"))
+        #expect(b.digits.map { $0.digit } == plain.digits.map { $0.digit })
+        #expect(Double(depth(b)) < 0.85 * Double(depth(plain)), "stroke depth \(depth(b)) out of focus, \(depth(plain)) in focus")
+    }
+}

@@ -78,6 +78,7 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     func found(runOn percent: Int) -> Int {
         var settings = DetectorSettings()
         settings.linesRunOnPercent = percent
+        settings.faintInkFraction = 0    // the contrast rules as they were: this is about line removal
         let boxes = DigitDetector(settings: settings).detect(scene.image).candidates.map { $0.box }
         return scene.digits.filter { d in boxes.contains { $0.iou(d.box) >= 0.5 } }.count
     }
@@ -155,4 +156,40 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     print("specks: \(with) of \(total) digits with a candidate box through the median, \(without) without")
     #expect(with >= without + total / 10)
     #expect(with * 10 >= total * 8)
+}
+
+/// Faint writing (`digitd synth --ink-contrast 0.2-0.35`, paper): the fixed contrast rules (14
+/// levels and 14 % of the local mean) keep only the cores of the strokes, and the digits fall
+/// apart into specks. The detector lowers the rules on such a picture, to a fraction of its
+/// strongest ink's contrast (`DetectorSettings.faintInkFraction`), and leaves them as they are
+/// on a page written in ink that stands out. Counted before the network: true digits with a
+/// candidate box (IoU >= 0.5).
+@Test func detector_lowersItsContrastRulesForFaintWriting_only() throws {
+    var options = SceneGenerator.Options()
+    (options.width, options.height) = (640, 480)
+    options.chalkboard = false
+    let generator = SceneGenerator(glyphs: try glyphs())
+    func found(_ scenes: [Scene], faint: Bool) -> (digits: Int, candidates: [[Box]]) {
+        var settings = DetectorSettings()
+        if !faint { settings.faintInkFraction = 0 }
+        let detector = DigitDetector(settings: settings)
+        var hits = 0, all: [[Box]] = []
+        for scene in scenes {
+            let boxes = detector.detect(scene.image).candidates.map { $0.box }
+            hits += scene.digits.filter { d in boxes.contains { $0.iou(d.box) >= 0.5 } }.count
+            all.append(boxes)
+        }
+        return (hits, all)
+    }
+    options.inkContrast = 0.2...0.35
+    let faintScenes = (0..<6).map { generator.render(seed: 5_000 + UInt64($0), options: options) }
+    let total = faintScenes.reduce(0) { $0 + $1.digits.count }
+    let with = found(faintScenes, faint: true).digits, without = found(faintScenes, faint: false).digits
+    print("faint writing: \(with) of \(total) digits with a candidate box with the rules lowered, \(without) without")
+    #expect(total >= 60)
+    #expect(with >= without + total / 10)
+    // Ink that stands out: the same candidates either way.
+    options.inkContrast = 0.8...1
+    let boldScenes = (0..<4).map { generator.render(seed: 5_000 + UInt64($0), options: options) }
+    #expect(found(boldScenes, faint: true).candidates == found(boldScenes, faint: false).candidates)
 }
