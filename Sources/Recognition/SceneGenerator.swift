@@ -62,6 +62,13 @@ public struct SceneRandom: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
     mutating func uniform(_ a: Double, _ b: Double) -> Double { Double.random(in: a..<b, using: &self) }
+    /// A value drawn from `range`; its lower bound when the range is one value. One draw either
+    /// way, so a range asked for does not change the rest of the scene.
+    mutating func uniform(in range: ClosedRange<Double>) -> Double {
+        let lo = range.lowerBound, hi = range.upperBound
+        let drawn = uniform(lo, lo < hi ? hi : lo + 1)
+        return lo < hi ? drawn : lo
+    }
     mutating func chance(_ p: Double) -> Bool { uniform(0, 1) < p }
     mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &self) }
     mutating func gaussian() -> Double {
@@ -257,7 +264,7 @@ public struct SceneGenerator: Sendable {
 
         // Compose ink over ground.
         let inkLevel: Float = chalk ? Float(rng.uniform(170, 245)) : Float(rng.uniform(5, 90))
-        let inkContrast = Float(rng.uniform(options.inkContrast.lowerBound, options.inkContrast.upperBound))
+        let inkContrast = Float(rng.uniform(in: options.inkContrast))
         var pixels = [Float](repeating: 0, count: w * h)
         for i in 0..<(w * h) {
             let a = ink[i] * inkContrast
@@ -277,7 +284,7 @@ public struct SceneGenerator: Sendable {
             // in focus: the same page, out of focus.
             var lens = SceneRandom(seed: seed ^ 0xDEF0_C05E_DEF0_C05E)
             conditions.append("defocus")
-            gaussianBlur(&pixels, w: w, h: h, sigma: lens.uniform(d.lowerBound, d.upperBound.nextUp) * Double(w) / 640)
+            gaussianBlur(&pixels, w: w, h: h, sigma: lens.uniform(in: d) * Double(w) / 640)
         }
         let sigma = rng.uniform(0, 9)
         if sigma > 4 { conditions.append("noise\(Int(sigma))") }
@@ -316,11 +323,8 @@ public struct SceneGenerator: Sendable {
         let sx = scale * stretch, sy = scale
         let angle = rng.uniform(-0.16, 0.16)
         let shear = slant + rng.uniform(-0.08, 0.08)
-        // Stroke weight: < 1 bolder, > 1 thinner. One draw even when MIN = MAX (an empty range
-        // to draw from), so the weights asked for do not change the rest of the scene.
-        let lo = strokeGamma.lowerBound, hi = strokeGamma.upperBound
-        let drawn = rng.uniform(lo, lo < hi ? hi : lo + 1)
-        let gamma = Float(lo < hi ? drawn : lo)
+        // Stroke weight: < 1 bolder, > 1 thinner.
+        let gamma = Float(rng.uniform(in: strokeGamma))
         let cx = atX + inkW * sx / 2, cy = top + height / 2
         let ca = cos(angle), sa = sin(angle)
         // Page point -> tile point: undo rotation, shear, scale about the glyph centre.

@@ -146,8 +146,8 @@ final class EngineCommandTests {
     @Test(arguments: [
         ("--stroke-gamma", ["2", "3-1.6", "0-2", "1-9", "x-2"], "Error: --stroke-gamma wants MIN-MAX", "1.6-3.5"),
         ("--boxes", ["-0.1", "1.5", "x"], "Error:", "1"),
-        ("--ink-contrast", ["0.5", "0.6-0.2", "0-0.5", "0.5-1.5", "x-1"], "Error: --ink-contrast wants MIN-MAX", "0.2-0.5"),
-        ("--defocus", ["1", "2-1", "0-1", "1-9", "a-b"], "Error: --defocus wants MIN-MAX", "1-2"),
+        ("--ink-contrast", ["0.5", "0.6-0.2", "0-0.5", "0.5-1.5", "x-1"], "Error: --ink-contrast wants MIN-MAX", "0.3-0.3"),
+        ("--defocus", ["1", "2-1", "0-1", "1-9", "a-b"], "Error: --defocus wants MIN-MAX", "1.5-1.5"),
     ])
     func synthRefusesABadSceneOption_andScoresAGoodOne(option: String, bad: [String], message: String, good: String) throws {
         for value in bad { try expectUsageError(["synth", "--score", "1", option, value], saying: message) }
