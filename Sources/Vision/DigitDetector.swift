@@ -134,6 +134,7 @@ public final class DigitDetector {
     }
 
     private func detectClean(_ image: GrayImage, keepMask: Bool, clock: inout StageClock) -> DetectorOutput {
+        lastLines = nil
         let s = scale(width: image.width, height: image.height)
         let w = image.width / s, h = image.height / s
         guard w >= 8, h >= 8 else {
