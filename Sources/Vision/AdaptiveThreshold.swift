@@ -269,8 +269,10 @@ public func estimateInkContrast(_ pixels: UnsafeBufferPointer<UInt8>, width: Int
                                 integral: UnsafeBufferPointer<UInt32>, radius r: Int, darkInk: Bool,
                                 quantile: Double = 0.998, step: Int = 8, lineReach k: Int = 0) -> InkContrast {
     precondition(step >= 1 && (0...1).contains(quantile))
+    guard width > 0, height > 0, let src = pixels.baseAddress, let ii = integral.baseAddress else {
+        return InkContrast(levels: 0, percent: 0)
+    }
     let stride = width + 1
-    let src = pixels.baseAddress!, ii = integral.baseAddress!
     return withUnsafeTemporaryAllocation(of: Int.self, capacity: 256 + 101) { buffer in
         let levels = buffer.baseAddress!, percent = levels + 256
         levels.initialize(repeating: 0, count: 256 + 101)
