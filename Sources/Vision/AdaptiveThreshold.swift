@@ -252,6 +252,13 @@ public func detectPolarity(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, hei
 public struct InkContrast: Sendable, Equatable {
     public var levels: Int
     public var percent: Int
+    /// The picture's noise: about one standard deviation of the deviations from the local mean,
+    /// in levels, from their mean size with each deviation capped at 8 levels (so that the ink
+    /// weighs little).
+    public var noise: Float = 0
+    public init(levels: Int, percent: Int, noise: Float = 0) {
+        self.levels = levels; self.percent = percent; self.noise = noise
+    }
 }
 
 /// Estimates `InkContrast` from every `step`th pixel of every `step`th row, each compared with
@@ -277,6 +284,7 @@ public func estimateInkContrast(_ pixels: UnsafeBufferPointer<UInt8>, width: Int
         let levels = buffer.baseAddress!, percent = levels + 256
         levels.initialize(repeating: 0, count: 256 + 101)
         var samples = 0
+        var capped: Float = 0
         var y = step / 2
         while y < height {
             let y0 = max(0, y - r), y1 = min(height, y + r + 1)
@@ -288,6 +296,7 @@ public func estimateInkContrast(_ pixels: UnsafeBufferPointer<UInt8>, width: Int
                 let x0 = max(0, x - r), x1 = min(width, x + r + 1)
                 let mean = Float(bottom[x1] &- bottom[x0] &- top[x1] &+ top[x0]) / (rows * Float(x1 - x0))
                 let d = darkInk ? mean - Float(row[x]) : Float(row[x]) - mean
+                capped += min(abs(d), 8)
                 // Below 8 levels (the paper and its noise): nothing to record. No contrast rule
                 // is lowered below 6 anyway (0.45 of 13 levels).
                 if d >= 8 {
@@ -322,7 +331,9 @@ public func estimateInkContrast(_ pixels: UnsafeBufferPointer<UInt8>, width: Int
             }
             return bins - 1
         }
-        return InkContrast(levels: valueAt(levels, 256), percent: valueAt(percent, 101))
+        // The mean absolute deviation of Gaussian noise is 0.8 of its standard deviation.
+        return InkContrast(levels: valueAt(levels, 256), percent: valueAt(percent, 101),
+                           noise: capped / Float(max(samples, 1)) / 0.8)
     }
 }
 

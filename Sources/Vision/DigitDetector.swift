@@ -37,6 +37,10 @@ public struct DetectorSettings: Sendable {
     public var faintInkFraction = 0.45
     public var faintInkQuantile = 0.998
     public var faintInkFloor = InkContrast(levels: 6, percent: 6)
+    /// ...nor the contrast in levels below this many times the picture's noise
+    /// (`InkContrast.noise`): a dim, noisy picture with nothing written on it would otherwise
+    /// threshold into a field of specks.
+    public var faintInkNoiseMultiple = 3.0
     /// Samples on a ruled or grid line do not count in the page's ink contrast (see
     /// `estimateInkContrast`): this many pixels of the working image to each side along the
     /// line, or 1/60 of its short side if more; 0 counts them.
@@ -176,7 +180,8 @@ public final class DigitDetector {
                                             darkInk: threshold.polarity == .darkOnLight, quantile: settings.faintInkQuantile,
                                             lineReach: settings.faintInkLineReach > 0 ? max(settings.faintInkLineReach, min(w, h) / 60) : 0)
                 let f = settings.faintInkFraction, floor = settings.faintInkFloor
-                threshold.minimumContrast = min(threshold.minimumContrast, max(floor.levels, Int(Double(c.levels) * f)))
+                let aboveNoise = Int((Double(c.noise) * settings.faintInkNoiseMultiple).rounded(.up))
+                threshold.minimumContrast = min(threshold.minimumContrast, max(floor.levels, aboveNoise, Int(Double(c.levels) * f)))
                 threshold.relativeContrast = min(threshold.relativeContrast, max(floor.percent, Int(Double(c.percent) * f)))
                 faint = threshold.minimumContrast < settings.threshold.minimumContrast
                     || threshold.relativeContrast < settings.threshold.relativeContrast
