@@ -261,6 +261,39 @@ public struct InkContrast: Sendable, Equatable {
     }
 }
 
+/// How the threshold's contrast rules follow a page's ink: on a picture whose strongest ink
+/// (`estimateInkContrast` at `quantile`) stands out little, both rules are lowered to `fraction`
+/// of that ink's contrast, in levels and in percent of the mean, but not below `floorLevels` /
+/// `floorPercent`, nor, in levels, below `noiseMultiple` times the picture's noise (a dim, noisy
+/// picture with nothing written on it would otherwise threshold into a field of specks). Ink
+/// that stands out well keeps the rules as they are. `fraction` 0 turns this off.
+public struct FaintInkRule: Sendable, Equatable {
+    public var fraction = 0.45
+    public var quantile = 0.998
+    public var floorLevels = 6
+    public var floorPercent = 6
+    public var noiseMultiple = 3.0
+    /// Samples on a ruled or grid line do not count in the page's ink contrast: this many pixels
+    /// to each side along the line, or 1/60 of the picture's short side if more; 0 counts them.
+    public var lineReach = 4
+    public init() {}
+
+    /// The `lineReach` for `estimateInkContrast` on a picture of this size.
+    public func lineReach(width: Int, height: Int) -> Int {
+        lineReach > 0 ? max(lineReach, min(width, height) / 60) : 0
+    }
+
+    /// Lowers the rules of `threshold` for a page whose strongest ink is `c`; returns whether
+    /// either rule went down (the page is faint).
+    public func lower(_ threshold: inout ThresholdSettings, for c: InkContrast) -> Bool {
+        let levels = threshold.minimumContrast, percent = threshold.relativeContrast
+        let aboveNoise = Int((Double(c.noise) * noiseMultiple).rounded(.up))
+        threshold.minimumContrast = min(levels, max(floorLevels, aboveNoise, Int(Double(c.levels) * fraction)))
+        threshold.relativeContrast = min(percent, max(floorPercent, Int(Double(c.percent) * fraction)))
+        return threshold.minimumContrast < levels || threshold.relativeContrast < percent
+    }
+}
+
 /// Estimates `InkContrast` from every `step`th pixel of every `step`th row, each compared with
 /// the mean of the window around it (`radius`, from the integral image): the `quantile` (e.g.
 /// 0.998) of the deviations towards the ink (darker for `darkInk`, else lighter), from

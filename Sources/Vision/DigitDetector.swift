@@ -29,22 +29,9 @@ public struct DetectorSettings: Sendable {
     /// Hysteresis: faint ink (half the contrast) joins the strokes it touches, so broken
     /// strokes (chalk, pencil, shadow) stay whole; faint specks alone are dropped.
     public var hysteresis = true
-    /// Faint ink (pencil, worn chalk, a dim picture): the contrast rules of `threshold` are
-    /// lowered on a picture whose strongest ink (`estimateInkContrast` at `faintInkQuantile`)
-    /// stands out little, to this fraction of that ink's contrast, in levels and in percent of
-    /// the mean, but not below `faintInkFloor`; 0 turns this off. Ink that stands out well keeps
-    /// the rules as they are.
-    public var faintInkFraction = 0.45
-    public var faintInkQuantile = 0.998
-    public var faintInkFloor = InkContrast(levels: 6, percent: 6)
-    /// ...nor the contrast in levels below this many times the picture's noise
-    /// (`InkContrast.noise`): a dim, noisy picture with nothing written on it would otherwise
-    /// threshold into a field of specks.
-    public var faintInkNoiseMultiple = 3.0
-    /// Samples on a ruled or grid line do not count in the page's ink contrast (see
-    /// `estimateInkContrast`): this many pixels of the working image to each side along the
-    /// line, or 1/60 of its short side if more; 0 counts them.
-    public var faintInkLineReach = 4
+    /// Faint ink (pencil, worn chalk, a dim picture): how the contrast rules of `threshold`
+    /// follow a page whose strongest ink stands out little (see `FaintInkRule`).
+    public var faintInk = FaintInkRule()
     /// When to paint over the removed lines in the picture before a crop is normalised (see
     /// `paintOverLines`), so that printed lines darker than the writing do not set its ink level
     /// or show in the network's input: on faint pages only (where the contrast rules were
@@ -175,16 +162,11 @@ public final class DigitDetector {
                 let ii = UnsafeBufferPointer(i)
                 threshold.polarity = settings.polarity != .automatic ? settings.polarity
                     : detectPolarity(p, width: w, height: h, integral: ii, radius: window / 2, minimumContrast: threshold.minimumContrast)
-                guard settings.faintInkFraction > 0 else { return }
+                guard settings.faintInk.fraction > 0 else { return }
                 let c = estimateInkContrast(p, width: w, height: h, integral: ii, radius: window / 2,
-                                            darkInk: threshold.polarity == .darkOnLight, quantile: settings.faintInkQuantile,
-                                            lineReach: settings.faintInkLineReach > 0 ? max(settings.faintInkLineReach, min(w, h) / 60) : 0)
-                let f = settings.faintInkFraction, floor = settings.faintInkFloor
-                let aboveNoise = Int((Double(c.noise) * settings.faintInkNoiseMultiple).rounded(.up))
-                threshold.minimumContrast = min(threshold.minimumContrast, max(floor.levels, aboveNoise, Int(Double(c.levels) * f)))
-                threshold.relativeContrast = min(threshold.relativeContrast, max(floor.percent, Int(Double(c.percent) * f)))
-                faint = threshold.minimumContrast < settings.threshold.minimumContrast
-                    || threshold.relativeContrast < settings.threshold.relativeContrast
+                                            darkInk: threshold.polarity == .darkOnLight, quantile: settings.faintInk.quantile,
+                                            lineReach: settings.faintInk.lineReach(width: w, height: h))
+                faint = settings.faintInk.lower(&threshold, for: c)
             }
         }
         let polarity = threshold.polarity

@@ -78,7 +78,7 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     func found(runOn percent: Int) -> Int {
         var settings = DetectorSettings()
         settings.linesRunOnPercent = percent
-        settings.faintInkFraction = 0    // the contrast rules as they were: this is about line removal
+        settings.faintInk.fraction = 0    // the contrast rules as they were: this is about line removal
         let boxes = DigitDetector(settings: settings).detect(scene.image).candidates.map { $0.box }
         return scene.digits.filter { d in boxes.contains { $0.iou(d.box) >= 0.5 } }.count
     }
@@ -161,7 +161,7 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
 /// Faint writing (`digitd synth --ink-contrast 0.2-0.35`, paper): the fixed contrast rules (14
 /// levels and 14 % of the local mean) keep only the cores of the strokes, and the digits fall
 /// apart into specks. The detector lowers the rules on such a picture, to a fraction of its
-/// strongest ink's contrast (`DetectorSettings.faintInkFraction`), and leaves them as they are
+/// strongest ink's contrast (`DetectorSettings.faintInk`), and leaves them as they are
 /// on a page written in ink that stands out. Counted before the network: true digits with a
 /// candidate box (IoU >= 0.5).
 @Test func detector_lowersItsContrastRulesForFaintWriting_only() throws {
@@ -171,7 +171,7 @@ func endToEnd_pagesWithoutDigits_giveFewFalseDetections() throws {
     let generator = SceneGenerator(glyphs: try glyphs())
     func found(_ scenes: [Scene], faint: Bool) -> (digits: Int, candidates: [[Box]]) {
         var settings = DetectorSettings()
-        if !faint { settings.faintInkFraction = 0 }
+        if !faint { settings.faintInk.fraction = 0 }
         let detector = DigitDetector(settings: settings)
         var hits = 0, all: [[Box]] = []
         for scene in scenes {

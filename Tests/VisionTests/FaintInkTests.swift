@@ -103,10 +103,10 @@ func estimateInkContrast_measuresTheNoise(sigma: Double) {
         g.pixels[i] = UInt8(max(0, min(255, (40 + n).rounded())))
     }
     // Blobs in the cleaned mask (every blob costs the labelling and the later stages time).
-    func blobs(noiseMultiple: Double, fraction: Double = DetectorSettings().faintInkFraction) -> Int {
+    func blobs(noiseMultiple: Double, fraction: Double = DetectorSettings().faintInk.fraction) -> Int {
         var settings = DetectorSettings()
-        settings.faintInkNoiseMultiple = noiseMultiple
-        settings.faintInkFraction = fraction
+        settings.faintInk.noiseMultiple = noiseMultiple
+        settings.faintInk.fraction = fraction
         let mask = DigitDetector(settings: settings).detect(g, keepMask: true).mask!
         return ComponentLabeller().label(mask, minimumArea: 1).count
     }
