@@ -136,6 +136,14 @@ public struct RecognizerOptions: Sendable {
     public var minimumConfidenceAlone: Float = 0.6
     /// Keep the binary mask and the 28x28 crops in `FrameReading.debug`.
     public var keepDebugImages: Bool = false
+    /// A page whose lines of digits run at a tilt of at least `minimumTilt` (radians; 0.1 is
+    /// 5.7 degrees) and at most `maximumTilt` (0.6, 34 degrees) is turned level and read
+    /// again (see `writingTilt`); the second reading replaces the first if its digits' summed
+    /// confidence is higher. The network learned upright MNIST digits, and the detector's
+    /// merging of fragments and its number grouping expect lines that run across the picture.
+    public var levelTiltedPages: Bool = true
+    public var minimumTilt: Double = 0.1
+    public var maximumTilt: Double = 0.6
     public init() {}
 
     /// Sets the detector settings these options govern (polarity, deskew, candidate cap).
@@ -160,6 +168,32 @@ func besideADigit(_ b: Box, _ a: Box) -> Bool {
     return gap * 4 <= taller * 3 && gap * 2 >= -min(a.width, b.width)
 }
 
+/// How far the lines of writing run off the horizontal (radians, y down: positive falls to
+/// the right), from the boxes of the digits read: each digit paired with its nearest neighbour
+/// to the right that is about as tall (within 1.5x) and as far away as the next digit of a
+/// number would be (centres 0.3-1.6 mean heights apart, at most 35 degrees off the
+/// horizontal); the median angle of the pairs. nil with fewer than 3 pairs.
+public func writingTilt(_ boxes: [Box]) -> Double? {
+    var angles: [Double] = []
+    for a in boxes {
+        let ax = Double(a.x) + Double(a.width) / 2, ay = Double(a.y) + Double(a.height) / 2
+        var best: (distance: Double, angle: Double)? = nil
+        for b in boxes {
+            let bx = Double(b.x) + Double(b.width) / 2, by = Double(b.y) + Double(b.height) / 2
+            let dx = bx - ax, dy = by - ay
+            guard dx > 0, max(a.height, b.height) * 2 <= min(a.height, b.height) * 3 else { continue }
+            let d = (dx * dx + dy * dy).squareRoot(), mean = Double(a.height + b.height) / 2
+            guard d >= 0.3 * mean, d <= 1.6 * mean, abs(dy) <= dx * 0.7 else { continue }
+            if best == nil || d < best!.distance { best = (d, atan2(dy, dx)) }
+        }
+        if let best { angles.append(best.angle) }
+    }
+    guard angles.count >= 3 else { return nil }
+    angles.sort()
+    let m = angles.count / 2
+    return angles.count % 2 == 1 ? angles[m] : (angles[m - 1] + angles[m]) / 2
+}
+
 public final class Recognizer {
     public let classifier: DigitClassifier
     public var options: RecognizerOptions
@@ -172,8 +206,65 @@ public final class Recognizer {
     }
 
     /// Reads every digit in `image`. Boxes are in `image` pixels. Timings: the detector's stages,
-    /// then "classify" (the network) and "numbers" (rejection, alternatives and grouping).
+    /// then "classify" (the network) and "numbers" (rejection, alternatives and grouping). On a
+    /// tilted page (see `RecognizerOptions.levelTiltedPages`) the stages are those of the reading
+    /// of the levelled picture, after "tilt": the first reading and the turn. Its debug images
+    /// are those of the levelled picture (the candidates' boxes are in `image` pixels).
     public func read(_ image: GrayImage) -> FrameReading {
+        let first = readAsItIs(image)
+        guard options.levelTiltedPages, let tilt = writingTilt(first.detections.map(\.box)),
+              abs(tilt) >= options.minimumTilt, abs(tilt) <= options.maximumTilt else { return first }
+        var clock = StageClock()
+        let turn = Turn(angle: tilt, width: image.width, height: image.height)
+        let level = image.turned(turn)
+        clock.mark("tilt")
+        var second = readAsItIs(level)
+        // What the turn brought in from outside the picture (edge pixels drawn out into streaks)
+        // is not writing: digits that reach into it are dropped.
+        second.detections.removeAll { !turn.boxWithinSource($0.box) }
+        second.numbers.removeAll { n in !turn.boxWithinSource(n.box) }
+        let confidence = { (r: FrameReading) in r.detections.reduce(Float(0)) { $0 + $1.confidence } }
+        guard confidence(second) > confidence(first) else { return first }
+        let (mask, scale) = detector.lastMask
+        let levelBoxes = second.detections.map(\.box)
+        for i in second.detections.indices { second.detections[i].box = inkBoxInSource(levelBoxes[i], turn: turn, mask: mask, scale: scale) }
+        for i in second.numbers.indices {
+            let n = second.numbers[i].box
+            let members = levelBoxes.indices.filter { n.intersectionArea(levelBoxes[$0]) == levelBoxes[$0].area }
+            second.numbers[i].box = members.dropFirst().reduce(members.first.map { second.detections[$0].box } ?? turn.boxInSource(n)) {
+                $0.union(second.detections[$1].box)
+            }
+        }
+        if second.debug != nil {
+            for i in second.debug!.candidates.indices { second.debug!.candidates[i].box = turn.boxInSource(second.debug!.candidates[i].box) }
+        }
+        let firstMs = first.timings.reduce(0) { $0 + $1.ms }
+        second.timings.insert(("tilt", firstMs + clock.stages[0].ms), at: 0)
+        return second
+    }
+
+    /// The box around the ink of `box` (in the turned picture) in the input picture: the input
+    /// pixels that show a pixel of `box` that `mask` (of the turned picture, `scale` input pixels
+    /// per mask pixel) holds as ink. The turned box's own corners would give a box far too wide
+    /// for a slanted stroke such as a 1.
+    private func inkBoxInSource(_ box: Box, turn: Turn, mask: GrayImage, scale: Int) -> Box {
+        let region = turn.boxInSource(box)
+        var x0 = Int.max, y0 = Int.max, x1 = Int.min, y1 = Int.min
+        mask.pixels.withUnsafeBufferPointer { m in
+            for y in region.y..<region.maxY {
+                for x in region.x..<region.maxX {
+                    let q = turn.turned(Double(x) + 0.5, Double(y) + 0.5)
+                    guard q.x >= Double(box.x), q.y >= Double(box.y), q.x < Double(box.maxX), q.y < Double(box.maxY) else { continue }
+                    let mx = Int(q.x) / scale, my = Int(q.y) / scale
+                    guard mx < mask.width, my < mask.height, m[my * mask.width + mx] != 0 else { continue }
+                    x0 = min(x0, x); y0 = min(y0, y); x1 = max(x1, x); y1 = max(y1, y)
+                }
+            }
+        }
+        return x0 <= x1 ? Box(x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1) : region
+    }
+
+    private func readAsItIs(_ image: GrayImage) -> FrameReading {
         var clock = StageClock()
         options.configure(&detector.settings)
         let found = detector.detect(image, keepMask: options.keepDebugImages, clock: &clock)

@@ -117,6 +117,10 @@ public struct SceneGenerator: Sendable {
         /// pixels), on top of the usual 0-2 box blurs. nil (the default) draws none and leaves
         /// the rest of every scene as it was.
         public var defocus: ClosedRange<Double>? = nil
+        /// The largest rotation of the page in the picture, in radians either way (a camera
+        /// held askew); nil (the default) is 0.06 (3.4 degrees). The same draw either way, so the
+        /// rest of every scene stays as it was.
+        public var pageRotation: Double? = nil
         public init() {}
     }
 
@@ -127,7 +131,7 @@ public struct SceneGenerator: Sendable {
         var conditions = ["\(w)x\(h)", chalk ? "chalk" : "paper"]
 
         // Page -> image mapping: slight rotation and perspective.
-        let page = PageWarp.random(width: w, height: h, rng: &rng)
+        let page = PageWarp.random(width: w, height: h, maximumAngle: options.pageRotation ?? 0.06, rng: &rng)
 
         // Reflectance of the ground (paper or board, and the lines on it), and the light falling
         // on the page: a linear gradient, a vignette and an optional soft shadow. The picture is
@@ -193,7 +197,8 @@ public struct SceneGenerator: Sendable {
             let height = rng.uniform(minH, maxH)
             let length = rng.chance(0.35) ? 1 : rng.int(2...5)
             let widthGuess = Double(length) * height * 0.85
-            guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied, rng: &rng) else { continue }
+            guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied,
+                                      inPicture: options.pageRotation == nil ? nil : page, rng: &rng) else { continue }
             occupied.append(spot)
             var x = Double(spot.x) + height * 0.1
             let baseline = Double(spot.y) + height * 0.15
@@ -234,7 +239,8 @@ public struct SceneGenerator: Sendable {
             let height = rng.uniform(minH, maxH)
             let kind = rng.int(0...9)
             let widthGuess = kind < 5 ? height * Double(rng.int(1...4)) * 0.8 : height * 1.5
-            guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied, rng: &rng) else { continue }
+            guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied,
+                                      inPicture: options.pageRotation == nil ? nil : page, rng: &rng) else { continue }
             occupied.append(spot)
             if let b = drawDistractor(kind: kind, in: spot, height: height, page: page, ink: &ink, w: w, h: h, rng: &rng) {
                 distractors.append(b)
@@ -492,8 +498,11 @@ public struct SceneGenerator: Sendable {
         return Box(x: mx0, y: my0, width: mx1 - mx0 + 1, height: my1 - my0 + 1)
     }
 
-    /// A free page-space box of about `width x height`, away from what is already placed.
-    private func findSpot(width: Double, height: Double, w: Int, h: Int, occupied: [Box], rng: inout SceneRandom) -> Box? {
+    /// A free page-space box of about `width x height`, away from what is already placed; with
+    /// `inPicture`, only one that the page's warp keeps within the picture (a page turned far
+    /// puts parts of itself out of the frame; a number half out of the picture is not one to read).
+    private func findSpot(width: Double, height: Double, w: Int, h: Int, occupied: [Box], inPicture page: PageWarp?,
+                          rng: inout SceneRandom) -> Box? {
         let margin = Int(height * 0.35)
         let bw = Int(width) + 1, bh = Int(height) + 1
         guard bw + 2 * margin < w - 20, bh + 2 * margin < h - 20 else { return nil }
@@ -501,6 +510,10 @@ public struct SceneGenerator: Sendable {
             let x = rng.int((10 + margin)...(w - 10 - bw - margin)), y = rng.int((10 + margin)...(h - 10 - bh - margin))
             let b = Box(x: x, y: y, width: bw, height: bh)
             let grown = Box(x: x - margin, y: y - margin, width: bw + 2 * margin, height: bh + 2 * margin)
+            if let page {
+                let corners = [(b.x, b.y), (b.maxX, b.y), (b.x, b.maxY), (b.maxX, b.maxY)].map { page.toImage(Double($0.0), Double($0.1)) }
+                if corners.contains(where: { $0.x < 2 || $0.y < 2 || $0.x > Double(w - 2) || $0.y > Double(h - 2) }) { continue }
+            }
             if !occupied.contains(where: { $0.iou(grown) > 0 || overlaps($0, grown) }) { return b }
         }
         return nil
@@ -526,9 +539,9 @@ struct PageWarp: Sendable {
     var forward: [Double]   // 3x3 row-major, page -> image
     var inverse: [Double]
 
-    static func random(width: Int, height: Int, rng: inout SceneRandom) -> PageWarp {
+    static func random(width: Int, height: Int, maximumAngle: Double, rng: inout SceneRandom) -> PageWarp {
         let w = Double(width), h = Double(height)
-        let angle = rng.uniform(-0.06, 0.06)
+        let angle = rng.uniform(-maximumAngle, maximumAngle)
         let px = rng.uniform(-0.15, 0.15) / w, py = rng.uniform(-0.15, 0.15) / h
         // Rotate about the centre, then a mild projective term.
         let c = cos(angle), s = sin(angle), cx = w / 2, cy = h / 2

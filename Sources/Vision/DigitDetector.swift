@@ -95,6 +95,9 @@ public final class DigitDetector {
 
     public init(settings: DetectorSettings = .init()) { self.settings = settings }
 
+    /// The cleaned ink mask of the last `detect` (non-zero = ink) and input pixels per mask pixel.
+    public var lastMask: (mask: GrayImage, scale: Int) { (mask, lastScale) }
+
     /// The whole factor the detector shrinks an image of this size by.
     public func scale(width: Int, height: Int) -> Int {
         max(1, (max(width, height) + settings.maximumWorkingSide - 1) / settings.maximumWorkingSide)

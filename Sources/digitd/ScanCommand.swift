@@ -41,6 +41,9 @@ extension Digitd {
         @Option(help: "Least probability for a digit to be reported (0...1).")
         var minConfidence: Float = RecognizerOptions().minimumConfidence
 
+        @Flag(help: "Read tilted pages as they are, without turning them level first.")
+        var noLevel = false
+
         func validate() throws {
             guard (0...1).contains(minConfidence) else { throw ValidationError("--min-confidence must be within 0...1") }
         }
@@ -50,6 +53,7 @@ extension Digitd {
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence
+            options.levelTiltedPages = !noLevel
             options.keepDebugImages = crops != nil
             let recognizer = Recognizer(classifier: classifier, options: options)
             if let dir = crops { try ScanSupport.makeDirectory(dir) }

@@ -68,6 +68,9 @@ extension Digitd {
         @Option(help: ArgumentHelp("A camera out of focus: a Gaussian blur with sigma drawn per page from MIN-MAX, in pixels per 640 of image width, on top of the usual light blur; e.g. 0.8-2 (default: none).", valueName: "MIN-MAX"))
         var defocus: String?
 
+        @Option(help: ArgumentHelp("The page turned in the picture by up to this many degrees either way, drawn per page, as from a camera held askew (0...45; default: 3.4).", valueName: "DEGREES"))
+        var pageRotation: Double?
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -81,6 +84,9 @@ extension Digitd {
 
         @Option(help: "With --score: least probability for a digit to be reported (0...1).")
         var minConfidence: Float = RecognizerOptions().minimumConfidence
+
+        @Flag(help: "With --score: read tilted pages as they are, without turning them level first.")
+        var noLevel = false
 
         func validate() throws {
             if out == nil && score == nil && trainingCrops == nil {
@@ -101,13 +107,16 @@ extension Digitd {
             if let c = inkContrast, SynthSupport.range(c, upTo: 1) == nil {
                 throw ValidationError("--ink-contrast wants MIN-MAX, two fractions with 0 < MIN <= MAX <= 1 (e.g. 0.2-0.5), not '\(c)'")
             }
+            if let r = pageRotation, !(0...45).contains(r) {
+                throw ValidationError("--page-rotation wants a number of degrees between 0 and 45, not \(r)")
+            }
             if let d = defocus, SynthSupport.range(d, upTo: 8) == nil {
                 throw ValidationError("--defocus wants MIN-MAX, two blur radii in pixels per 640 of width with 0 < MIN <= MAX <= 8 (e.g. 0.8-2), not '\(d)'")
             }
         }
 
         /// The scene options for `seed` with this command's digit heights, touching fraction,
-        /// stroke weights, boxes, ink contrast and defocus.
+        /// stroke weights, boxes, ink contrast, defocus and page rotation.
         func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
@@ -116,6 +125,7 @@ extension Digitd {
             if let g = strokeGamma.flatMap({ SynthSupport.range($0, upTo: 8) }) { o.strokeGamma = g }
             if let c = inkContrast.flatMap({ SynthSupport.range($0, upTo: 1) }) { o.inkContrast = c }
             o.defocus = defocus.flatMap { SynthSupport.range($0, upTo: 8) }
+            o.pageRotation = pageRotation.map { $0 * .pi / 180 }
             return o
         }
 
@@ -160,6 +170,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
+                options.levelTiltedPages = !noLevel
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
                 let result = try SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
                                                 missedCrops: missedCrops, options: sceneOptions(seed:))
