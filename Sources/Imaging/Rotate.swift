@@ -34,8 +34,8 @@ public struct Turn: Sendable, Equatable {
     /// The box in the input picture around a box of the turned one (clipped to the picture).
     public func boxInSource(_ b: Box) -> Box {
         let corners = [(b.x, b.y), (b.maxX, b.y), (b.x, b.maxY), (b.maxX, b.maxY)].map { source(Double($0.0), Double($0.1)) }
-        let x0 = max(0, Int(corners.map { $0.x }.min()!.rounded(.down)))
-        let y0 = max(0, Int(corners.map { $0.y }.min()!.rounded(.down)))
+        let x0 = min(width, max(0, Int(corners.map { $0.x }.min()!.rounded(.down))))
+        let y0 = min(height, max(0, Int(corners.map { $0.y }.min()!.rounded(.down))))
         let x1 = min(width, Int(corners.map { $0.x }.max()!.rounded(.up)))
         let y1 = min(height, Int(corners.map { $0.y }.max()!.rounded(.up)))
         return Box(x: x0, y: y0, width: max(0, x1 - x0), height: max(0, y1 - y0))

@@ -118,8 +118,8 @@ public struct SceneGenerator: Sendable {
         /// the rest of every scene as it was.
         public var defocus: ClosedRange<Double>? = nil
         /// The largest rotation of the page in the picture, in radians either way (a camera
-        /// held askew); nil (the default) is 0.06 (3.4 degrees). The same draw either way, so the
-        /// rest of every scene stays as it was.
+        /// held askew), and only numbers wholly inside the picture; nil (the default) turns it
+        /// up to 0.06 (3.4 degrees) and places numbers as it always did.
         public var pageRotation: Double? = nil
         public init() {}
     }

@@ -148,6 +148,7 @@ final class EngineCommandTests {
         ("--boxes", ["-0.1", "1.5", "x"], "Error:", "1"),
         ("--ink-contrast", ["0.5", "0.6-0.2", "0-0.5", "0.5-1.5", "x-1"], "Error: --ink-contrast wants MIN-MAX", "0.3-0.3"),
         ("--defocus", ["1", "2-1", "0-1", "1-9", "a-b"], "Error: --defocus wants MIN-MAX", "1.5-1.5"),
+        ("--page-rotation", ["46", "x"], "Error:", "20"),
     ])
     func synthRefusesABadSceneOption_andScoresAGoodOne(option: String, bad: [String], message: String, good: String) throws {
         for value in bad { try expectUsageError(["synth", "--score", "1", option, value], saying: message) }

@@ -284,3 +284,27 @@ func recognizer_cutsABlobReadUnsurelyAsOneDigit_intoTheTwoItHolds(whole: Float, 
     var alone = RecognizerOptions(); alone.minimumConfidenceAlone = 0
     #expect(Recognizer(classifier: faint, options: alone).read(page).numbers.map { $0.value } == ["1", "10"])
 }
+
+/// `writingTilt`: digit boxes along lines at a known angle give that angle; boxes in level
+/// rows give about 0; a lone digit or two give nil; digits of the next line down do not pair
+/// across the lines.
+@Test func writingTilt_isTheMedianAngleOfNeighbouringDigits() throws {
+    func line(_ angle: Double, x: Double, y: Double, count: Int, height: Int = 40) -> [Box] {
+        (0..<count).map { i in
+            let t = Double(i) * 32
+            // Widths vary as digits' do; the centres lie on the line.
+            let w = [22, 14, 26, 20, 24][i % 5]
+            let cx = x + t * cos(angle), cy = y + t * sin(angle)
+            return Box(x: Int(cx) - w / 2, y: Int(cy) - height / 2, width: w, height: height)
+        }
+    }
+    for angle in [-0.35, -0.15, 0.2, 0.4] {
+        let boxes = line(angle, x: 100, y: 300, count: 5) + line(angle, x: 120, y: 400, count: 4)
+        let tilt = try #require(writingTilt(boxes))
+        #expect(abs(tilt - angle) < 0.03, "\(tilt) for \(angle)")
+    }
+    let level = line(0, x: 50, y: 100, count: 6) + line(0, x: 60, y: 150, count: 6)
+    #expect(abs(try #require(writingTilt(level))) < 0.03)
+    #expect(writingTilt(line(0.3, x: 100, y: 100, count: 2)) == nil)
+    #expect(writingTilt([Box(x: 10, y: 10, width: 20, height: 40)]) == nil)
+}

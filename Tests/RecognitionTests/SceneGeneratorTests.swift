@@ -196,3 +196,27 @@ import Testing
         #expect(Double(depth(b)) < 0.85 * Double(depth(plain)), "stroke depth \(depth(b)) out of focus, \(depth(plain)) in focus")
     }
 }
+
+/// `pageRotation`: a page turned further than the usual 3.4 degrees keeps every number wholly
+/// inside the picture, and its lines of digits run tilted (the usual pages hardly are).
+@Test func sceneGenerator_turnsThePageFurther_onlyWhenAskedTo() {
+    let generator = SceneGenerator(glyphs: .fromFont())
+    var options = SceneGenerator.Options()
+    options.width = 640; options.height = 480
+    var usualTilts: [Double] = []
+    for seed in UInt64(41)..<UInt64(49) {
+        if let t = writingTilt(generator.render(seed: seed, options: options).digits.map { $0.box }) { usualTilts.append(abs(t)) }
+    }
+    #expect(usualTilts.count >= 6 && usualTilts.filter { $0 > 0.1 }.count <= 1, "usual tilts \(usualTilts)")
+    var turned = options
+    turned.pageRotation = 0.45
+    var tilts: [Double] = []
+    for seed in UInt64(41)..<UInt64(49) {
+        let scene = generator.render(seed: seed, options: turned)
+        for d in scene.digits {
+            #expect(d.box.x >= 1 && d.box.y >= 1 && d.box.maxX <= 639 && d.box.maxY <= 479, "\(d.box) at the edge")
+        }
+        if let t = writingTilt(scene.digits.map { $0.box }) { tilts.append(abs(t)) }
+    }
+    #expect(tilts.count >= 6 && tilts.filter { $0 > 0.1 }.count >= tilts.count / 2, "tilts \(tilts)")
+}
