@@ -4,20 +4,24 @@ import Glibc
 /// A turn by `angle` (radians, y down: positive turns a line that falls to the right level)
 /// maps output point p to input point c + R(angle)(p - c), where c is the picture's centre.
 public struct Turn: Sendable, Equatable {
-    public var angle: Double
-    public var width: Int, height: Int
-    public init(angle: Double, width: Int, height: Int) { self.angle = angle; self.width = width; self.height = height }
+    public let angle: Double
+    public let width: Int, height: Int
+    private let c: Double, s: Double
+    public init(angle: Double, width: Int, height: Int) {
+        self.angle = angle; self.width = width; self.height = height
+        c = cos(angle); s = sin(angle)
+    }
 
     /// The input point that output point (x, y) shows.
     @inline(__always) public func source(_ x: Double, _ y: Double) -> (x: Double, y: Double) {
-        let cx = Double(width) / 2, cy = Double(height) / 2, c = cos(angle), s = sin(angle)
+        let cx = Double(width) / 2, cy = Double(height) / 2
         let dx = x - cx, dy = y - cy
         return (cx + c * dx - s * dy, cy + s * dx + c * dy)
     }
 
     /// The output point that shows input point (x, y) (the inverse of `source`).
     @inline(__always) public func turned(_ x: Double, _ y: Double) -> (x: Double, y: Double) {
-        let cx = Double(width) / 2, cy = Double(height) / 2, c = cos(angle), s = sin(angle)
+        let cx = Double(width) / 2, cy = Double(height) / 2
         let dx = x - cx, dy = y - cy
         return (cx + c * dx + s * dy, cy - s * dx + c * dy)
     }
@@ -45,34 +49,89 @@ public struct Turn: Sendable, Equatable {
 extension GrayImage {
     /// The picture turned by `turn` (same size), sampled bilinearly; points that fall outside
     /// the picture take the nearest edge pixel, so no dark or light border appears to be ink.
+    /// Source positions step along each row in 16.16 fixed point, weights in 1/256ths
+    /// (1.7 ms for 1280x720 with the arithmetic of eight pixels in SIMD lanes; 3.3 ms one pixel
+    /// at a time, 5 in Float with clamping).
     public func turned(_ turn: Turn) -> GrayImage {
         precondition(turn.width == width && turn.height == height)
-        var out = GrayImage(width: width, height: height)
         guard width > 1, height > 1 else { return self }
+        var out = GrayImage(width: width, height: height)
         let c = cos(turn.angle), s = sin(turn.angle)
         let cx = Double(width) / 2, cy = Double(height) / 2
-        let maxX = Float(width - 1), maxY = Float(height - 1)
+        let w = width, h = height
         pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                let p = src.baseAddress!, o = dst.baseAddress!, w = width
-                for y in 0..<height {
-                    // Along an output row the source point moves by (c, s) per pixel.
+                let p = src.baseAddress!, o = dst.baseAddress!
+                let stepX = Int((c * 65536).rounded()), stepY = Int((s * 65536).rounded())
+                for y in 0..<h {
+                    // The source point of output pixel (0, y), pixel centres at +0.5.
                     let dy = Double(y) + 0.5 - cy
-                    var sx = Float(cx + c * (0.5 - cx) - s * dy - 0.5), sy = Float(cy + s * (0.5 - cx) + c * dy - 0.5)
-                    let stepX = Float(c), stepY = Float(s)
-                    for x in 0..<w {
-                        let fx = min(max(sx, 0), maxX), fy = min(max(sy, 0), maxY)
-                        let x0 = Int(fx), y0 = Int(fy)
-                        let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, height - 1)
-                        let ax = fx - Float(x0), ay = fy - Float(y0)
-                        let top = Float(p[y0 * w + x0]) + ax * (Float(p[y0 * w + x1]) - Float(p[y0 * w + x0]))
-                        let bottom = Float(p[y1 * w + x0]) + ax * (Float(p[y1 * w + x1]) - Float(p[y1 * w + x0]))
-                        o[y * w + x] = UInt8(top + ay * (bottom - top) + 0.5)
-                        sx += stepX; sy += stepY
+                    var fx = Int(((cx + c * (0.5 - cx) - s * dy - 0.5) * 65536).rounded())
+                    var fy = Int(((cy + s * (0.5 - cx) + c * dy - 0.5) * 65536).rounded())
+                    let row = o + y * w
+                    // The run of x whose source point has all four neighbours inside the
+                    // picture: 0 <= fx + x * stepX < (w - 1) << 16, the same for y.
+                    var lo = 0, hi = w
+                    func clip(_ f: Int, _ step: Int, _ limit: Int) {
+                        if step == 0 {
+                            if f < 0 || f >= limit { hi = lo }
+                        } else if step > 0 {
+                            lo = max(lo, f >= 0 ? 0 : (-f + step - 1) / step)
+                            hi = min(hi, f >= limit ? 0 : (limit - f + step - 1) / step)
+                        } else {
+                            lo = max(lo, f < limit ? 0 : (f - limit) / -step + 1)
+                            hi = min(hi, f < 0 ? 0 : f / -step + 1)
+                        }
                     }
+                    clip(fx, stepX, (w - 1) << 16)
+                    clip(fy, stepY, (h - 1) << 16)
+                    if hi < lo { hi = lo }
+                    for x in 0..<lo { row[x] = edgeSample(p, w, h, fx + x * stepX, fy + x * stepY) }
+                    fx += lo * stepX; fy += lo * stepY
+                    // Eight pixels at a time: the 32 loads one by one, the arithmetic in lanes.
+                    var x = lo
+                    let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+                    let sx = SIMD8<Int32>(repeating: Int32(stepX)) &* lane, sy = SIMD8<Int32>(repeating: Int32(stepY)) &* lane
+                    let b255 = SIMD8<Int32>(repeating: 255), b256 = SIMD8<Int32>(repeating: 256), half = SIMD8<Int32>(repeating: 32768)
+                    while x + 8 <= hi {
+                        let vx = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: fx)) &+ sx
+                        let vy = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: fy)) &+ sy
+                        let ax = (vx &>> 8) & b255, ay = (vy &>> 8) & b255
+                        let ix = vx &>> 16, iy = vy &>> 16
+                        var p00 = SIMD8<Int32>(), p01 = SIMD8<Int32>(), p10 = SIMD8<Int32>(), p11 = SIMD8<Int32>()
+                        for k in 0..<8 {
+                            let q = p + Int(iy[k]) * w + Int(ix[k])
+                            p00[k] = Int32(q[0]); p01[k] = Int32(q[1]); p10[k] = Int32(q[w]); p11[k] = Int32(q[w + 1])
+                        }
+                        let top = p00 &* (b256 &- ax) &+ p01 &* ax
+                        let bottom = p10 &* (b256 &- ax) &+ p11 &* ax
+                        let v = (top &* (b256 &- ay) &+ bottom &* ay &+ half) &>> 16
+                        UnsafeMutableRawPointer(row + x).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: v), as: SIMD8<UInt8>.self)
+                        x += 8; fx += 8 * stepX; fy += 8 * stepY
+                    }
+                    for x in x..<hi {
+                        let ax = Int32(truncatingIfNeeded: fx >> 8) & 255, ay = Int32(truncatingIfNeeded: fy >> 8) & 255
+                        let q = p + (fy >> 16) * w + (fx >> 16)
+                        let top = Int32(q[0]) &* (256 &- ax) &+ Int32(q[1]) &* ax
+                        let bottom = Int32(q[w]) &* (256 &- ax) &+ Int32(q[w + 1]) &* ax
+                        row[x] = UInt8(truncatingIfNeeded: (top &* (256 &- ay) &+ bottom &* ay &+ 32768) >> 16)
+                        fx += stepX; fy += stepY
+                    }
+                    for x in hi..<w { row[x] = edgeSample(p, w, h, fx + (x - hi) * stepX, fy + (x - hi) * stepY) }
                 }
             }
         }
         return out
     }
+}
+
+/// Bilinear sample at 16.16 position (fx, fy) with the position clamped to the picture.
+private func edgeSample(_ p: UnsafePointer<UInt8>, _ w: Int, _ h: Int, _ fx: Int, _ fy: Int) -> UInt8 {
+    let cxp = min(max(fx, 0), (w - 1) << 16), cyp = min(max(fy, 0), (h - 1) << 16)
+    let x0 = cxp >> 16, y0 = cyp >> 16
+    let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+    let ax = (cxp >> 8) & 255, ay = (cyp >> 8) & 255
+    let top = Int(p[y0 * w + x0]) * (256 - ax) + Int(p[y0 * w + x1]) * ax
+    let bottom = Int(p[y1 * w + x0]) * (256 - ax) + Int(p[y1 * w + x1]) * ax
+    return UInt8(truncatingIfNeeded: (top * (256 - ay) + bottom * ay + 32768) >> 16)
 }
