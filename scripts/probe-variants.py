@@ -2,14 +2,15 @@
 """Score digitd on generated pages changed in ways `digitd synth` does not draw.
 
 `digitd synth --out` writes pages and their truth; this script changes every page (a camera's
-motion blur, a stronger defocus, low contrast, overexposure, salt-and-pepper specks), reads the
+motion blur, a stronger defocus, low contrast, overexposure, salt-and-pepper specks, the glare
+of a flash), reads the
 changed pages with `digitd scan --json`, and scores them as `synth --score` does: a hit is a
 detection with the right digit and IoU >= 0.5 with a true digit's box. The changes keep every
 digit where it was, so the truth still holds. A quick look outside the generator's defaults,
 not a benchmark: 120 pages by default.
 
   python3 scripts/probe-variants.py [--digitd .build/release/digitd] [--count 120] [--seed 700001]
-                                    [--variants none,motion,defocus,lowcontrast,overexpose,speckle]
+                                    [--variants none,motion,defocus,lowcontrast,overexpose,speckle,glare]
 
 Needs numpy and Pillow (python3 -m pip install numpy pillow).
 """
@@ -64,6 +65,19 @@ def speckle(a):
     return b
 
 
+def glare(a):
+    """A flash's reflection on glossy paper: a bright spot (Gaussian, sigma 1/10 of the width,
+    +150 levels at its centre, clipped) somewhere on each page, and a second weaker one."""
+    h, w = a.shape
+    rng = np.random.default_rng(int(a.sum()) % (2**32))
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = a.copy()
+    for strength in (150, 80):
+        cx, cy, sigma = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h, w / 10
+        out = out + strength * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma ** 2))
+    return out
+
+
 def iou(a, b):
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
@@ -110,9 +124,9 @@ def main():
     ap.add_argument("--digitd", default=".build/release/digitd")
     ap.add_argument("--count", type=int, default=120)
     ap.add_argument("--seed", type=int, default=700001)
-    ap.add_argument("--variants", default="none,motion,defocus,lowcontrast,overexpose,speckle")
+    ap.add_argument("--variants", default="none,motion,defocus,lowcontrast,overexpose,speckle,glare")
     args = ap.parse_args()
-    changes = {f.__name__: f for f in (none, motion, defocus, lowcontrast, overexpose, speckle)}
+    changes = {f.__name__: f for f in (none, motion, defocus, lowcontrast, overexpose, speckle, glare)}
     names = args.variants.split(",")
     for n in names:
         if n not in changes:
