@@ -180,6 +180,7 @@ extension Digitd {
             let view = c.headless ? nil : makeWindow(c, log: log)
             var recognizerOptions = RecognizerOptions()
             recognizerOptions.minimumConfidence = c.minimumConfidence
+            recognizerOptions.levelTiltedPages = c.levelTiltedPages
             recognizerOptions.keepDebugImages = view != nil
             let recognizer = Recognizer(classifier: classifier, options: recognizerOptions)
 

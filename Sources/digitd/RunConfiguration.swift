@@ -59,6 +59,8 @@ struct RunConfiguration: Equatable, Sendable {
     var snapshotDirectory = "."
 
     var minimumConfidence: Float = RecognizerOptions().minimumConfidence
+    /// Turn tilted pages level before reading them (`RecognizerOptions.levelTiltedPages`).
+    var levelTiltedPages = RecognizerOptions().levelTiltedPages
     /// OpenBLAS threads for the network. One frame's ~20 crops are too small a batch to share:
     /// more threads mostly spin (measured: 36% vs 60% of a core at 1280x720, 30 fps).
     var networkThreads = 1
@@ -171,6 +173,7 @@ extension RunConfiguration {
         bool("window.fullscreen") { $0.fullscreen = $1 },
         string("window.snapshot_dir") { $0.snapshotDirectory = $1 },
         number("recognition.min_confidence", 0...1) { $0.minimumConfidence = Float($1) },
+        bool("recognition.level_tilted_pages") { $0.levelTiltedPages = $1 },
         integer("recognition.threads", 1...64) { $0.networkThreads = $1 },
         number("recognition.max_fps", 0...240) { $0.maximumRecognitionRate = $1 },
         number("tracker.min_overlap", 0.01...1) { $0.tracker.minimumOverlap = $1 },
