@@ -121,6 +121,11 @@ public struct SceneGenerator: Sendable {
         /// held askew), and only numbers wholly inside the picture; nil (the default) turns it
         /// up to 0.06 (3.4 degrees) and places numbers as it always did.
         public var pageRotation: Double? = nil
+        /// How far the page leans away from the camera: the projective terms of the page's warp
+        /// are drawn from +-this (each edge of the picture scaled by up to 1 +- this across
+        /// the page), and only numbers wholly inside the picture; nil (the default) is 0.15,
+        /// placing numbers as always.
+        public var perspective: Double? = nil
         public init() {}
     }
 
@@ -131,7 +136,8 @@ public struct SceneGenerator: Sendable {
         var conditions = ["\(w)x\(h)", chalk ? "chalk" : "paper"]
 
         // Page -> image mapping: slight rotation and perspective.
-        let page = PageWarp.random(width: w, height: h, maximumAngle: options.pageRotation ?? 0.06, rng: &rng)
+        let page = PageWarp.random(width: w, height: h, maximumAngle: options.pageRotation ?? 0.06,
+                                   perspective: options.perspective ?? 0.15, rng: &rng)
 
         // Reflectance of the ground (paper or board, and the lines on it), and the light falling
         // on the page: a linear gradient, a vignette and an optional soft shadow. The picture is
@@ -198,7 +204,7 @@ public struct SceneGenerator: Sendable {
             let length = rng.chance(0.35) ? 1 : rng.int(2...5)
             let widthGuess = Double(length) * height * 0.85
             guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied,
-                                      inPicture: options.pageRotation == nil ? nil : page, rng: &rng) else { continue }
+                                      inPicture: options.pageRotation == nil && options.perspective == nil ? nil : page, rng: &rng) else { continue }
             occupied.append(spot)
             var x = Double(spot.x) + height * 0.1
             let baseline = Double(spot.y) + height * 0.15
@@ -240,7 +246,7 @@ public struct SceneGenerator: Sendable {
             let kind = rng.int(0...9)
             let widthGuess = kind < 5 ? height * Double(rng.int(1...4)) * 0.8 : height * 1.5
             guard let spot = findSpot(width: widthGuess, height: height * 1.3, w: w, h: h, occupied: occupied,
-                                      inPicture: options.pageRotation == nil ? nil : page, rng: &rng) else { continue }
+                                      inPicture: options.pageRotation == nil && options.perspective == nil ? nil : page, rng: &rng) else { continue }
             occupied.append(spot)
             if let b = drawDistractor(kind: kind, in: spot, height: height, page: page, ink: &ink, w: w, h: h, rng: &rng) {
                 distractors.append(b)
@@ -539,10 +545,10 @@ struct PageWarp: Sendable {
     var forward: [Double]   // 3x3 row-major, page -> image
     var inverse: [Double]
 
-    static func random(width: Int, height: Int, maximumAngle: Double, rng: inout SceneRandom) -> PageWarp {
+    static func random(width: Int, height: Int, maximumAngle: Double, perspective: Double, rng: inout SceneRandom) -> PageWarp {
         let w = Double(width), h = Double(height)
         let angle = rng.uniform(-maximumAngle, maximumAngle)
-        let px = rng.uniform(-0.15, 0.15) / w, py = rng.uniform(-0.15, 0.15) / h
+        let px = rng.uniform(-perspective, perspective) / w, py = rng.uniform(-perspective, perspective) / h
         // Rotate about the centre, then a mild projective term.
         let c = cos(angle), s = sin(angle), cx = w / 2, cy = h / 2
         let rotation: [Double] = [c, -s, cx - c * cx + s * cy,

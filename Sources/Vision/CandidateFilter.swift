@@ -209,7 +209,7 @@ public func splitHypotheses(_ box: Box, mask: GrayImage, minimumHeight: Int, max
     return Array(out.prefix(maximum))
 }
 
-/// Whether a thin upright blob is a piece of a longer line: a grid or ruled line that only
+/// Whether a thin blob, upright or slanted, is a piece of a longer line: a grid or ruled line that only
 /// partly passed the threshold (faint, or at the edge of a shadow) leaves dashes that look like
 /// a "1". The blob's axis (least squares x = a + b y over its ink in `mask`) is followed beyond
 /// each end for as far as the blob is tall; if on one side at least 3/4 of the way the gray
@@ -222,19 +222,26 @@ public func isPieceOfLine(_ box: Box, mask: GrayImage, gray: UnsafeBufferPointer
     let w = mask.width, h = mask.height
     guard box.height >= 4 else { return false }
     // Axis by least squares.
-    var n = 0.0, sy = 0.0, sx = 0.0, syy = 0.0, sxy = 0.0
+    var n = 0.0, sy = 0.0, sx = 0.0, syy = 0.0, sxy = 0.0, sxx = 0.0
     mask.pixels.withUnsafeBufferPointer { m in
         for y in box.y..<box.maxY {
             let row = y * w
             for x in box.x..<box.maxX where m[row + x] != 0 {
                 let fx = Double(x), fy = Double(y)
-                n += 1; sx += fx; sy += fy; syy += fy * fy; sxy += fx * fy
+                n += 1; sx += fx; sy += fy; syy += fy * fy; sxy += fx * fy; sxx += fx * fx
             }
         }
     }
     guard n >= 3 else { return false }
     let vy = syy - sy * sy / n
     let slope = vy > 0 ? (sxy - sx * sy / n) / vy : 0
+    // A box wider than a third of its height is tested only if its ink lies close to the axis
+    // (the spread across it at most 1/12 of the height): a slanted piece of a line, not a 0, a
+    // 4 or a 7.
+    if box.width * 3 > box.height {
+        let across = (sxx - sx * sx / n) - slope * slope * vy
+        guard across <= n * Double(box.height * box.height) / 144 else { return false }
+    }
     let intercept = (sx - slope * sy) / n
     let stride = w + 1
     // Contrast at (x, y): along the axis, the mean of three pixels, the darkest (lightest) of

@@ -240,7 +240,7 @@ public final class DigitDetector {
             source.pixels.withUnsafeBufferPointer { g in
                 integral.withUnsafeBufferPointer { ii in
                     candidates.removeAll { c in
-                        c.group < 0 && c.box.width * 3 <= c.box.height
+                        c.group < 0 && c.box.width <= c.box.height
                             && isPieceOfLine(c.box, mask: mask, gray: g, integral: ii, radius: window / 2, darkInk: polarity == .darkOnLight)
                     }
                 }

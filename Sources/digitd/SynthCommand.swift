@@ -71,6 +71,9 @@ extension Digitd {
         @Option(help: ArgumentHelp("The page turned in the picture by up to this many degrees either way, drawn per page, as from a camera held askew (0...45; default: 3.4).", valueName: "DEGREES"))
         var pageRotation: Double?
 
+        @Option(help: ArgumentHelp("How far the page leans away from the camera: the page's projective terms drawn per page from +-this, so that across the page the writing shrinks or grows by up to this fraction (0...0.9; default: 0.15).", valueName: "AMOUNT"))
+        var perspective: Double?
+
         @OptionGroup var modelOptions: ModelOptions
 
         @Flag(help: "With --score: print the figures as one JSON object.")
@@ -110,13 +113,16 @@ extension Digitd {
             if let r = pageRotation, !(0...45).contains(r) {
                 throw ValidationError("--page-rotation wants a number of degrees between 0 and 45, not \(r)")
             }
+            if let p = perspective, !(0...0.9).contains(p) {
+                throw ValidationError("--perspective wants an amount between 0 and 0.9, not \(p)")
+            }
             if let d = defocus, SynthSupport.range(d, upTo: 8) == nil {
                 throw ValidationError("--defocus wants MIN-MAX, two blur radii in pixels per 640 of width with 0 < MIN <= MAX <= 8 (e.g. 0.8-2), not '\(d)'")
             }
         }
 
         /// The scene options for `seed` with this command's digit heights, touching fraction,
-        /// stroke weights, boxes, ink contrast, defocus and page rotation.
+        /// stroke weights, boxes, ink contrast, defocus, page rotation and perspective.
         func sceneOptions(seed: UInt64) -> SceneGenerator.Options {
             var o = SynthSupport.options(seed: seed)
             o.digitHeights = digitHeight.flatMap(SynthSupport.heightRange)
@@ -126,6 +132,7 @@ extension Digitd {
             if let c = inkContrast.flatMap({ SynthSupport.range($0, upTo: 1) }) { o.inkContrast = c }
             o.defocus = defocus.flatMap { SynthSupport.range($0, upTo: 8) }
             o.pageRotation = pageRotation.map { $0 * .pi / 180 }
+            o.perspective = perspective
             return o
         }
 
