@@ -221,24 +221,33 @@ public func isPieceOfLine(_ box: Box, mask: GrayImage, gray: UnsafeBufferPointer
                           integral: UnsafeBufferPointer<UInt32>, radius: Int, darkInk: Bool) -> Bool {
     let w = mask.width, h = mask.height
     guard box.height >= 4 else { return false }
-    // Axis by least squares.
-    var n = 0.0, sy = 0.0, sx = 0.0, syy = 0.0, sxy = 0.0, sxx = 0.0
+    // Axis by least squares, in integer sums relative to the box (0.010 ms a frame less than in
+    // Double). (Sampling every other row and column of the boxes wider than a third of their
+    // height saved 0.014 ms more but missed pixels of one-pixel lines: perspective 0.5 pages
+    // 0.9625 / 0.9574 -> 0.9608 / 0.9565.)
+    let wide = box.width * 3 > box.height
+    var count = 0, ix = 0, iy = 0, ixx = 0, iyy = 0, ixy = 0
     mask.pixels.withUnsafeBufferPointer { m in
         for y in box.y..<box.maxY {
-            let row = y * w
-            for x in box.x..<box.maxX where m[row + x] != 0 {
-                let fx = Double(x), fy = Double(y)
-                n += 1; sx += fx; sy += fy; syy += fy * fy; sxy += fx * fy; sxx += fx * fx
+            let row = m.baseAddress! + y * w, dy = y - box.y
+            for x in box.x..<box.maxX where row[x] != 0 {
+                let dx = x - box.x
+                count += 1; ix += dx; iy += dy; ixx += dx * dx; iyy += dy * dy; ixy += dx * dy
             }
         }
     }
-    guard n >= 3 else { return false }
+    guard count >= 3 else { return false }
+    let n = Double(count), ox = Double(box.x), oy = Double(box.y)
+    let sx = Double(ix) + n * ox, sy = Double(iy) + n * oy
+    let sxx = Double(ixx) + 2 * ox * Double(ix) + n * ox * ox
+    let syy = Double(iyy) + 2 * oy * Double(iy) + n * oy * oy
+    let sxy = Double(ixy) + ox * Double(iy) + oy * Double(ix) + n * ox * oy
     let vy = syy - sy * sy / n
     let slope = vy > 0 ? (sxy - sx * sy / n) / vy : 0
     // A box wider than a third of its height is tested only if its ink lies close to the axis
     // (the spread across it at most 1/12 of the height): a slanted piece of a line, not a 0, a
     // 4 or a 7.
-    if box.width * 3 > box.height {
+    if wide {
         let across = (sxx - sx * sx / n) - slope * slope * vy
         guard across <= n * Double(box.height * box.height) / 144 else { return false }
     }
