@@ -144,6 +144,10 @@ public struct RecognizerOptions: Sendable {
     public var levelTiltedPages: Bool = true
     public var minimumTilt: Double = 0.1
     public var maximumTilt: Double = 0.6
+    /// Frames of one camera: after a frame was read levelled, read the next turned the same way
+    /// first, and only if its lines of digits no longer run level (or it has too few to tell)
+    /// read it as it is (`digitd run`; off for unrelated pictures, as `digitd scan` reads).
+    public var carryTiltBetweenFrames: Bool = false
     public init() {}
 
     /// Sets the detector settings these options govern (polarity, deskew, candidate cap).
@@ -211,9 +215,32 @@ public final class Recognizer {
     /// of the levelled picture, after "tilt": the first reading and the turn. Its debug images
     /// are those of the levelled picture (the candidates' boxes are in `image` pixels).
     public func read(_ image: GrayImage) -> FrameReading {
+        guard options.levelTiltedPages else { carriedTilt = nil; return readAsItIs(image) }
+        // A camera held askew stays askew: read the frame turned as the last one was, and keep
+        // that reading if its lines of digits run level (one reading instead of two).
+        if options.carryTiltBetweenFrames, let tilt = carriedTilt {
+            let (reading, residual) = readTurned(image, by: tilt, firstMs: 0)
+            if let r = residual, abs(r) < options.minimumTilt { return reading }
+            carriedTilt = nil
+        }
         let first = readAsItIs(image)
-        guard options.levelTiltedPages, let tilt = writingTilt(first.detections.map(\.box)),
+        guard let tilt = writingTilt(first.detections.map(\.box)),
               abs(tilt) >= options.minimumTilt, abs(tilt) <= options.maximumTilt else { return first }
+        let (second, _) = readTurned(image, by: tilt, firstMs: first.timings.reduce(0) { $0 + $1.ms })
+        let confidence = { (r: FrameReading) in r.detections.reduce(Float(0)) { $0 + $1.confidence } }
+        guard confidence(second) > confidence(first) else { return first }
+        carriedTilt = tilt
+        return second
+    }
+
+    /// The tilt the last frame was turned level by, if its levelled reading was kept (see
+    /// `RecognizerOptions.carryTiltBetweenFrames`).
+    private var carriedTilt: Double? = nil
+
+    /// Reads `image` turned level by `tilt`; boxes in `image` pixels. Also returns the tilt of
+    /// the lines of digits in the turned picture (nil with too few). Timings: "tilt" (`firstMs`
+    /// and the turn), then the stages of the reading.
+    private func readTurned(_ image: GrayImage, by tilt: Double, firstMs: Double) -> (FrameReading, Double?) {
         var clock = StageClock()
         let turn = Turn(angle: tilt, width: image.width, height: image.height)
         let level = image.turned(turn)
@@ -223,8 +250,6 @@ public final class Recognizer {
         // is not writing: digits that reach into it are dropped.
         second.detections.removeAll { !turn.boxWithinSource($0.box) }
         second.numbers.removeAll { n in !turn.boxWithinSource(n.box) }
-        let confidence = { (r: FrameReading) in r.detections.reduce(Float(0)) { $0 + $1.confidence } }
-        guard confidence(second) > confidence(first) else { return first }
         let (mask, scale) = detector.lastMask
         let levelBoxes = second.detections.map(\.box)
         for i in second.detections.indices { second.detections[i].box = inkBoxInSource(levelBoxes[i], turn: turn, mask: mask, scale: scale) }
@@ -238,9 +263,8 @@ public final class Recognizer {
         if second.debug != nil {
             for i in second.debug!.candidates.indices { second.debug!.candidates[i].box = turn.boxInSource(second.debug!.candidates[i].box) }
         }
-        let firstMs = first.timings.reduce(0) { $0 + $1.ms }
         second.timings.insert(("tilt", firstMs + clock.stages[0].ms), at: 0)
-        return second
+        return (second, writingTilt(levelBoxes))
     }
 
     /// The box around the ink of `box` (in the turned picture) in the input picture: the input

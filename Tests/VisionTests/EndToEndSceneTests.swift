@@ -228,3 +228,56 @@ func endToEnd_tiltedPages_areTurnedLevelBeforeReading() throws {
     #expect(with.f1 >= 0.95)
     #expect(with.numberExactMatch >= without.numberExactMatch)
 }
+
+/// Counts the crops a classifier is asked to read.
+private final class CountingClassifier: DigitClassifier {
+    let inner: DigitClassifier
+    private(set) var crops = 0
+    init(_ inner: DigitClassifier) { self.inner = inner }
+    var classCount: Int { inner.classCount }
+    func classify(_ inputs: UnsafeBufferPointer<Float>, count: Int, into probabilities: UnsafeMutableBufferPointer<Float>) {
+        crops += count
+        inner.classify(inputs, count: count, into: probabilities)
+    }
+}
+
+/// Frames of a camera held askew (`RecognizerOptions.carryTiltBetweenFrames`, as `digitd run`
+/// reads): once a frame was read levelled, the next is read turned the same way at once, one
+/// reading instead of two, with the same digits; an upright frame after them is read as it is.
+@Test(.enabled(if: modelPath != nil, "no shipped model in Models/"))
+func endToEnd_aTiltedCameraIsReadLevelOnceAFrame() throws {
+    let counting = CountingClassifier(try Model.load(path: modelPath!).makeClassifier())
+    let generator = SceneGenerator(glyphs: try glyphs())
+    var options = SceneGenerator.Options()
+    (options.width, options.height) = (1280, 720)
+    options.chalkboard = false
+    options.pageRotation = 20 * .pi / 180
+    // A page turned at least 12 degrees that a recognizer reads levelled.
+    let probe = Recognizer(classifier: try Model.load(path: modelPath!).makeClassifier())
+    var seed: UInt64 = 12_000
+    var scene = generator.render(seed: seed, options: options)
+    while abs(writingTilt(scene.digits.map { $0.box }) ?? 0) < 0.21 || probe.read(scene.image).timings.first?.stage != "tilt" {
+        seed += 1
+        scene = generator.render(seed: seed, options: options)
+        try #require(seed < 12_040)
+    }
+    var carrying = RecognizerOptions()
+    carrying.carryTiltBetweenFrames = true
+    let recognizer = Recognizer(classifier: counting, options: carrying)
+    let first = recognizer.read(scene.image)
+    let cropsFirst = counting.crops
+    let second = recognizer.read(scene.image)
+    let cropsSecond = counting.crops - cropsFirst
+    #expect(first.timings.first?.stage == "tilt" && second.timings.first?.stage == "tilt")
+    print("tilted camera: \(cropsFirst) crops for the first frame, \(cropsSecond) for the next")
+    #expect(cropsSecond * 10 <= cropsFirst * 7, "\(cropsSecond) crops for the carried frame, \(cropsFirst) for the first")
+    #expect(second.detections.map(\.digit) == first.detections.map(\.digit))
+    for (a, b) in zip(first.detections, second.detections) { #expect(a.box.iou(b.box) >= 0.9) }
+    // An upright page next: read as it is, as a recognizer that carries nothing reads it.
+    options.pageRotation = nil
+    let upright = generator.render(seed: 7_001, options: options)
+    let fresh = Recognizer(classifier: try Model.load(path: modelPath!).makeClassifier())
+    let after = recognizer.read(upright.image), alone = fresh.read(upright.image)
+    #expect(after.detections.map(\.digit) == alone.detections.map(\.digit))
+    #expect(after.timings.first?.stage != "tilt")
+}
