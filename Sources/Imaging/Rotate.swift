@@ -6,7 +6,8 @@ import Glibc
 public struct Turn: Sendable, Equatable {
     public let angle: Double
     public let width: Int, height: Int
-    private let c: Double, s: Double
+    /// cos and sin of `angle`.
+    public let c: Double, s: Double
     public init(angle: Double, width: Int, height: Int) {
         self.angle = angle; self.width = width; self.height = height
         c = cos(angle); s = sin(angle)
@@ -56,7 +57,7 @@ extension GrayImage {
         precondition(turn.width == width && turn.height == height)
         guard width > 1, height > 1 else { return self }
         var out = GrayImage(width: width, height: height)
-        let c = cos(turn.angle), s = sin(turn.angle)
+        let c = turn.c, s = turn.s
         let cx = Double(width) / 2, cy = Double(height) / 2
         let w = width, h = height
         pixels.withUnsafeBufferPointer { src in
