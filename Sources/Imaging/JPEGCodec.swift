@@ -37,16 +37,19 @@ private func decodeJPEG(_ bytes: UnsafeRawBufferPointer, gray: Bool) throws -> (
     return (size.width, size.height, pixels)
 }
 
-/// Decodes a JPEG straight to gray (libjpeg keeps only the luma channel: no colour conversion).
+/// Decodes a JPEG straight to gray (libjpeg keeps only the luma channel: no colour conversion),
+/// turned as its EXIF orientation says (see `EXIFOrientation`).
 public func decodeJPEGGray(_ bytes: UnsafeRawBufferPointer) throws -> GrayImage {
     let d = try decodeJPEG(bytes, gray: true)
-    return GrayImage(width: d.width, height: d.height, pixels: d.pixels)
+    let o = EXIFOrientation.ofJPEG(bytes).apply(d.pixels, w: d.width, h: d.height, channels: 1)
+    return GrayImage(width: o.width, height: o.height, pixels: o.pixels)
 }
 
-/// Decodes a JPEG to 8-bit RGB.
+/// Decodes a JPEG to 8-bit RGB, turned as its EXIF orientation says.
 public func decodeJPEGRGB(_ bytes: UnsafeRawBufferPointer) throws -> RGBImage {
     let d = try decodeJPEG(bytes, gray: false)
-    return RGBImage(width: d.width, height: d.height, pixels: d.pixels)
+    let o = EXIFOrientation.ofJPEG(bytes).apply(d.pixels, w: d.width, h: d.height, channels: 3)
+    return RGBImage(width: o.width, height: o.height, pixels: o.pixels)
 }
 
 public func decodeJPEGGray(_ bytes: [UInt8]) throws -> GrayImage {

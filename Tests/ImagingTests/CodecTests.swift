@@ -119,3 +119,56 @@ private func loadError(_ bytes: [UInt8], name: String) -> String? {
     }
     #expect(throws: ImageError.self) { try decodeJPEGGray(jpeg) }
 }
+
+/// A JPEG with an EXIF segment holding orientation `value` (TIFF byte order `little` or big),
+/// inserted after the start-of-image marker.
+private func withEXIFOrientation(_ jpeg: [UInt8], _ value: Int, little: Bool) -> [UInt8] {
+    func u16(_ v: Int) -> [UInt8] { little ? [UInt8(v & 255), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 255)] }
+    func u32(_ v: Int) -> [UInt8] { little ? u16(v & 0xFFFF) + u16(v >> 16) : u16(v >> 16) + u16(v & 0xFFFF) }
+    // TIFF header, one directory of two entries (an unrelated tag first), no next directory.
+    var tiff: [UInt8] = little ? [0x49, 0x49] : [0x4D, 0x4D]
+    tiff += u16(42) + u32(8) + u16(2)
+    tiff += u16(0x010F) + u16(2) + u32(4) + [0x41, 0x42, 0x43, 0]         // Make "ABC"
+    tiff += u16(0x0112) + u16(3) + u32(1) + u16(value) + [0, 0]           // Orientation
+    tiff += u32(0)
+    let payload: [UInt8] = [0x45, 0x78, 0x69, 0x66, 0, 0] + tiff
+    let segment: [UInt8] = [0xFF, 0xE1, UInt8((payload.count + 2) >> 8), UInt8((payload.count + 2) & 255)] + payload
+    return Array(jpeg[0..<2]) + segment + Array(jpeg[2...])
+}
+
+/// A phone's portrait photo is stored on its side with an EXIF orientation; decoding turns it
+/// as a viewer shows it: each of the eight orientations puts the stored corners where the EXIF
+/// standard says, in both TIFF byte orders, for gray and RGB alike. A broken EXIF segment
+/// leaves the picture as stored.
+@Test func jpeg_honoursTheEXIFOrientation() throws {
+    var g = GrayImage(width: 48, height: 32)
+    for y in 0..<32 { for x in 0..<48 { g[x, y] = UInt8(20 + x * 3 + y * 2) } }
+    let plain = encodeJPEG(g, quality: 95)
+    let stored = try decodeJPEGGray(plain)
+    let (w, h) = (stored.width, stored.height)
+    // Where the stored top-left and top-right corners are shown, per orientation.
+    let expected: [Int: (topLeft: (Int, Int), topRight: (Int, Int))] = [
+        1: ((0, 0), (w - 1, 0)), 2: ((w - 1, 0), (0, 0)), 3: ((w - 1, h - 1), (0, h - 1)), 4: ((0, h - 1), (w - 1, h - 1)),
+        5: ((0, 0), (0, w - 1)), 6: ((h - 1, 0), (h - 1, w - 1)), 7: ((h - 1, w - 1), (h - 1, 0)), 8: ((0, w - 1), (0, 0)),
+    ]
+    for little in [true, false] {
+        for (value, corners) in expected {
+            let bytes = withEXIFOrientation(plain, value, little: little)
+            let shown = try decodeJPEGGray(bytes)
+            #expect((shown.width, shown.height) == (value >= 5 ? (h, w) : (w, h)), "orientation \(value)")
+            #expect(shown[corners.topLeft.0, corners.topLeft.1] == stored[0, 0], "orientation \(value)")
+            #expect(shown[corners.topRight.0, corners.topRight.1] == stored[w - 1, 0], "orientation \(value)")
+            #expect(shown.pixels.sorted() == stored.pixels.sorted())
+            let rgb = try decodeJPEGRGB(bytes)
+            #expect((rgb.width, rgb.height) == (shown.width, shown.height))
+        }
+    }
+    // Broken segments: cut short, a directory offset past the end, an unknown value.
+    var cut = withEXIFOrientation(plain, 6, little: true)
+    cut[5] = 20   // the segment claims to be shorter than its TIFF data
+    #expect(try decodeJPEGGray(cut) == stored)
+    var far = withEXIFOrientation(plain, 6, little: true)
+    far[2 + 4 + 6 + 4] = 0xF0   // first directory offset 0xF0 + 8
+    #expect(try decodeJPEGGray(far) == stored)
+    #expect(try decodeJPEGGray(withEXIFOrientation(plain, 9, little: true)) == stored)
+}
