@@ -181,6 +181,7 @@ extension Digitd {
             var recognizerOptions = RecognizerOptions()
             recognizerOptions.minimumConfidence = c.minimumConfidence
             recognizerOptions.levelTiltedPages = c.levelTiltedPages
+            recognizerOptions.minimumTilt = c.levelFromDegrees * .pi / 180
             recognizerOptions.carryTiltBetweenFrames = true
             recognizerOptions.keepDebugImages = view != nil
             let recognizer = Recognizer(classifier: classifier, options: recognizerOptions)

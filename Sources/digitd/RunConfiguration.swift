@@ -61,6 +61,8 @@ struct RunConfiguration: Equatable, Sendable {
     var minimumConfidence: Float = RecognizerOptions().minimumConfidence
     /// Turn tilted pages level before reading them (`RecognizerOptions.levelTiltedPages`).
     var levelTiltedPages = RecognizerOptions().levelTiltedPages
+    /// ...from this many degrees off the horizontal.
+    var levelFromDegrees = 5.7
     /// OpenBLAS threads for the network. One frame's ~20 crops are too small a batch to share:
     /// more threads mostly spin (measured: 36% vs 60% of a core at 1280x720, 30 fps).
     var networkThreads = 1
@@ -174,6 +176,7 @@ extension RunConfiguration {
         string("window.snapshot_dir") { $0.snapshotDirectory = $1 },
         number("recognition.min_confidence", 0...1) { $0.minimumConfidence = Float($1) },
         bool("recognition.level_tilted_pages") { $0.levelTiltedPages = $1 },
+        number("recognition.level_from", 0...34) { $0.levelFromDegrees = $1 },
         integer("recognition.threads", 1...64) { $0.networkThreads = $1 },
         number("recognition.max_fps", 0...240) { $0.maximumRecognitionRate = $1 },
         number("tracker.min_overlap", 0.01...1) { $0.tracker.minimumOverlap = $1 },

@@ -149,6 +149,7 @@ final class EngineCommandTests {
         ("--ink-contrast", ["0.5", "0.6-0.2", "0-0.5", "0.5-1.5", "x-1"], "Error: --ink-contrast wants MIN-MAX", "0.3-0.3"),
         ("--defocus", ["1", "2-1", "0-1", "1-9", "a-b"], "Error: --defocus wants MIN-MAX", "1.5-1.5"),
         ("--page-rotation", ["46", "x"], "Error:", "20"),
+        ("--level-from", ["35", "-1", "x"], "Error:", "0"),
     ])
     func synthRefusesABadSceneOption_andScoresAGoodOne(option: String, bad: [String], message: String, good: String) throws {
         for value in bad { try expectUsageError(["synth", "--score", "1", option, value], saying: message) }

@@ -194,7 +194,8 @@ func emptyReading(_ image: GrayImage) -> FrameReading {
         let c = try parse("source = \"clip.y4m\"\n[camera]\nwidth = 1280\nfps = 15\n[output]\nemit = \"events\"\nfile = \"/tmp/x\"\n[tracker]\nstable_frames = 5\n")
         #expect(c.source == "clip.y4m" && c.cameraWidth == 1280 && c.cameraFrameRate == 15)
         #expect(c.emit == .events && c.outputFile == "/tmp/x" && c.tracker.stableFrames == 5)
-        #expect(try parse("[recognition]\nlevel_tilted_pages = false\n").levelTiltedPages == false)
+        let level = try parse("[recognition]\nlevel_tilted_pages = false\nlevel_from = 2.5\n")
+        #expect(level.levelTiltedPages == false && level.levelFromDegrees == 2.5)
     }
 
     @Test func anUnknownKeyIsReportedWithItsNameAndLine() {
