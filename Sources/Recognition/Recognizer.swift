@@ -142,15 +142,16 @@ public struct RecognizerOptions: Sendable {
     /// network learned upright MNIST digits, and the detector's merging of fragments, its
     /// column cuts and its number grouping expect lines that run across the picture.
     public var levelTiltedPages: Bool = true
-    /// 5.7 degrees for the frames of a camera, where a second reading costs the frame budget;
-    /// `picturesMinimumTilt` for pictures read one at a time.
-    public var minimumTilt: Double = 5.7 * .pi / 180
-    /// What `digitd scan` levels from: 1.4 degrees (0.024 rad). Even pages turned a degree or
-    /// two read better level (synth seeds 1 / 500001 / 1000 at 0.1 / 0.06 / 0.04 / 0.025 /
-    /// 0.012 / 0: F1 0.9704 / 0.9622 / 0.9606, 0.9709 / - / 0.9611, 0.9715 / 0.9638 / 0.9616,
-    /// 0.9714 / 0.9645 / 0.9624, 0.9718 / 0.9646 / 0.9631, 0.9719 / 0.9645 / 0.9638), at a
-    /// second reading for most pages.
-    public static let picturesMinimumTilt = 1.4 * .pi / 180
+    /// `cameraLevelFrom` degrees by default: for the frames of a camera a second reading costs
+    /// the frame budget. Pictures read one at a time level from `picturesLevelFrom`.
+    public var minimumTilt: Double = RecognizerOptions.cameraLevelFrom * .pi / 180
+    public static let cameraLevelFrom = 5.7
+    /// What `digitd scan` levels from, in degrees. Even pages turned a degree or two read better
+    /// level (synth seeds 1 / 500001 / 1000 from 5.7 / 3.4 / 2.3 / 1.4 / 0.7 / 0 degrees: F1
+    /// 0.9704 / 0.9622 / 0.9606, 0.9709 / - / 0.9611, 0.9715 / 0.9638 / 0.9616, 0.9714 / 0.9645
+    /// / 0.9624, 0.9718 / 0.9646 / 0.9631, 0.9719 / 0.9645 / 0.9638), at a second reading for
+    /// most pages.
+    public static let picturesLevelFrom = 1.4
     public var maximumTilt: Double = 0.6
     /// Frames of one camera: after a frame was read levelled, read the next turned the same way
     /// first, and only if its lines of digits no longer run level (or it has too few to tell)

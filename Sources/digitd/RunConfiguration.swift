@@ -62,7 +62,7 @@ struct RunConfiguration: Equatable, Sendable {
     /// Turn tilted pages level before reading them (`RecognizerOptions.levelTiltedPages`).
     var levelTiltedPages = RecognizerOptions().levelTiltedPages
     /// ...from this many degrees off the horizontal.
-    var levelFromDegrees = 5.7
+    var levelFromDegrees = RecognizerOptions.cameraLevelFrom
     /// OpenBLAS threads for the network. One frame's ~20 crops are too small a batch to share:
     /// more threads mostly spin (measured: 36% vs 60% of a core at 1280x720, 30 fps).
     var networkThreads = 1

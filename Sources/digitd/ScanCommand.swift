@@ -41,15 +41,10 @@ extension Digitd {
         @Option(help: "Least probability for a digit to be reported (0...1).")
         var minConfidence: Float = RecognizerOptions().minimumConfidence
 
-        @Flag(help: "Read tilted pages as they are, without turning them level first.")
-        var noLevel = false
-
-        @Option(help: ArgumentHelp("Level pages whose lines of digits run at least this many degrees off the horizontal (0...34; digitd run levels from 5.7).", valueName: "DEGREES"))
-        var levelFrom: Double = 1.4
+        @OptionGroup var leveling: LevelingOptions
 
         func validate() throws {
             guard (0...1).contains(minConfidence) else { throw ValidationError("--min-confidence must be within 0...1") }
-            guard (0...34).contains(levelFrom) else { throw ValidationError("--level-from wants degrees within 0...34, not \(levelFrom)") }
         }
 
         func run() async throws {
@@ -57,8 +52,7 @@ extension Digitd {
             var options = RecognizerOptions()
             options.polarity = polarity
             options.minimumConfidence = minConfidence
-            options.levelTiltedPages = !noLevel
-            options.minimumTilt = levelFrom * .pi / 180
+            leveling.apply(to: &options)
             options.keepDebugImages = crops != nil
             let recognizer = Recognizer(classifier: classifier, options: options)
             if let dir = crops { try ScanSupport.makeDirectory(dir) }

@@ -88,11 +88,8 @@ extension Digitd {
         @Option(help: "With --score: least probability for a digit to be reported (0...1).")
         var minConfidence: Float = RecognizerOptions().minimumConfidence
 
-        @Flag(help: "With --score: read tilted pages as they are, without turning them level first.")
-        var noLevel = false
-
-        @Option(help: ArgumentHelp("With --score: level pages whose lines of digits run at least this many degrees off the horizontal (0...34; digitd run levels from 5.7).", valueName: "DEGREES"))
-        var levelFrom: Double = 1.4
+        /// With --score: levelled as `digitd scan` levels.
+        @OptionGroup var leveling: LevelingOptions
 
         func validate() throws {
             if out == nil && score == nil && trainingCrops == nil {
@@ -102,7 +99,6 @@ extension Digitd {
             if let s = score, s <= 0 { throw ValidationError("--score must be positive") }
             if missedCrops != nil && !verbose { throw ValidationError("--missed-crops goes with --score N --verbose") }
             if count <= 0 { throw ValidationError("--count must be positive") }
-            guard (0...34).contains(levelFrom) else { throw ValidationError("--level-from wants degrees within 0...34, not \(levelFrom)") }
             if !(0...1).contains(touching) { throw ValidationError("--touching wants a fraction between 0 and 1, not \(touching)") }
             if !(0...1).contains(boxes) { throw ValidationError("--boxes wants a fraction between 0 and 1, not \(boxes)") }
             if let h = digitHeight, SynthSupport.heightRange(h) == nil {
@@ -181,8 +177,7 @@ extension Digitd {
                 var options = RecognizerOptions()
                 options.keepDebugImages = verbose
                 options.minimumConfidence = minConfidence
-                options.levelTiltedPages = !noLevel
-                options.minimumTilt = levelFrom * .pi / 180
+                leveling.apply(to: &options)
                 let recognizer = Recognizer(classifier: try modelOptions.loadClassifier(for: .pictures), options: options)
                 let result = try SynthSupport.score(generator: generator, recognizer: recognizer, count: n, seed: seed, verbose: verbose,
                                                 missedCrops: missedCrops, options: sceneOptions(seed:))
